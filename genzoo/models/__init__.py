@@ -1,0 +1,1 @@
+"""Generative models: Linen modules that own parameters and build distributions from them."""

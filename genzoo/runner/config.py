@@ -1,0 +1,118 @@
+"""The runner's part of every experiment config, and the checks made before a run starts."""
+
+import json
+import os
+
+import ml_collections
+from ml_collections import config_dict
+
+CONFIG_FILE = "config.json"
+
+# Keys that may change between a run and its resumption: they do not alter the trajectory.
+RESUMABLE_CHANGES = (
+    "train.steps",
+    "train.log_every",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.sample_every",
+    "train.num_samples",
+    "train.max_to_keep",
+    "train.on_nonfinite",
+    "eval.",
+)
+NONFINITE_POLICIES = ("stop", "skip")
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Runner settings shared by every experiment; experiment files add `task`, `model`, ...."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.data = ml_collections.ConfigDict(
+      dict(
+          name="mnist5k",
+          data_dir=config_dict.placeholder(str),
+          batch_size=64,  # global, over all devices and processes
+          eval_batch_size=200,
+          n_bits=config_dict.placeholder(int),
+          binarize="none",  # "none" | "static" | "dynamic"
+          image_size=config_dict.placeholder(int),
+      )
+  )
+  config.optim = ml_collections.ConfigDict(
+      dict(
+          name="adam",
+          learning_rate=1e-3,
+          schedule="constant",  # "constant" | "cosine"
+          warmup_steps=0,
+          grad_clip_norm=0.0,  # 0 disables clipping
+          b1=0.9,
+          b2=0.999,
+          weight_decay=0.0,  # adamw only
+      )
+  )
+  config.train = ml_collections.ConfigDict(
+      dict(
+          steps=1000,
+          log_every=50,
+          eval_every=0,  # 0: evaluate only at the end
+          checkpoint_every=500,
+          sample_every=0,  # 0: sample only at the end
+          num_samples=64,
+          max_to_keep=3,
+          on_nonfinite="stop",  # "stop" | "skip"
+      )
+  )
+  config.eval = ml_collections.ConfigDict()
+  return config
+
+
+def to_plain_dict(config: ml_collections.ConfigDict) -> dict:
+  """The config as JSON-compatible data (tuples become lists), as stored in `config.json`."""
+  return json.loads(config.to_json())
+
+
+def from_plain_dict(data: dict) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(data)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  flat = {}
+  for name, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f"{prefix}{name}."))
+    else:
+      flat[f"{prefix}{name}"] = value
+  return flat
+
+
+def trajectory_differences(stored: dict, current: dict) -> list[str]:
+  """Keys (with both values) whose change would make a resumed run a different experiment."""
+  old, new = _flatten(stored), _flatten(current)
+  differing = []
+  for key in sorted(set(old) | set(new)):
+    if key.startswith(RESUMABLE_CHANGES) or old.get(key) == new.get(key):
+      continue
+    differing.append(f"{key}: {old.get(key, '<absent>')!r} -> {new.get(key, '<absent>')!r}")
+  return differing
+
+
+def read_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"{workdir} holds no genzoo run ({CONFIG_FILE} is missing); pass the --workdir of a "
+        "`genzoo train` run"
+    )
+  with open(path) as f:
+    return from_plain_dict(json.load(f))
+
+
+def check_runner_settings(config: ml_collections.ConfigDict) -> None:
+  """Checks the runner-level settings that a typo or a bad value would otherwise break late."""
+  if config.train.on_nonfinite not in NONFINITE_POLICIES:
+    raise ValueError(
+        f"unknown train.on_nonfinite {config.train.on_nonfinite!r}; known: {list(NONFINITE_POLICIES)}"
+    )
+  for name in ("steps", "log_every", "checkpoint_every"):
+    if config.train[name] < 1:
+      raise ValueError(f"train.{name} must be at least 1, got {config.train[name]}")

@@ -1,0 +1,332 @@
+"""Training and the commands that read a run: `train_and_evaluate`, `evaluate`, `sample`, `interpolate`.
+
+A run lives in one workdir:
+  config.json        the experiment config (a resumed run must match it, see runner.config)
+  dataset.json       image shape and grey levels of the data the model was built for
+  checkpoints/<step> Orbax checkpoints; training resumes from the latest automatically
+  metrics.jsonl      one JSON object per line: {"step": ..., "train/...": ..., "eval/...": ...}
+  tensorboard/       the same scalars and the sample grids as TensorBoard events
+  samples_<step>.png sample grids
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
+
+from genzoo import data as datasets
+from genzoo import tasks
+from genzoo.runner import config as run_config
+from genzoo.runner import images
+from genzoo.runner.checkpoints import Checkpoints, abstract_with_sharding
+from genzoo.runner.mesh import DataParallel
+from genzoo.runner.writers import Progress, RunWriter
+
+DATASET_FILE = "dataset.json"
+# Independent random streams, each folded with the step or batch index.
+INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM = range(4)
+
+
+class NonFiniteError(RuntimeError):
+  """Training met a non-finite loss or gradient and `train.on_nonfinite` is "stop"."""
+
+
+class WorkdirConflictError(RuntimeError):
+  """The workdir holds a run of a different experiment."""
+
+
+def stream(config: ml_collections.ConfigDict, name: int) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(config.seed), name)
+
+
+def is_chief() -> bool:
+  return jax.process_index() == 0
+
+
+def chief_print(message: str) -> None:
+  if is_chief():
+    print(message, flush=True)
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.ImageData:
+  d = config.data
+  return datasets.load(
+      d.name, split, data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize,
+      image_size=d.image_size, seed=config.seed,
+  )
+
+
+@dataclasses.dataclass
+class Session:
+  """A task on a mesh with its jitted functions: what every command needs."""
+
+  config: ml_collections.ConfigDict
+  data_info: tasks.DataInfo
+  parallel: DataParallel
+  task: tasks.Task
+
+  @classmethod
+  def create(cls, config: ml_collections.ConfigDict, data_info: tasks.DataInfo,
+             parallel: DataParallel | None = None) -> "Session":
+    parallel = parallel or DataParallel.over()
+    parallel.check_batch_size(config.data.batch_size, "data.batch_size")
+    parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
+    return cls(config, data_info, parallel, tasks.make_task(config, data_info))
+
+  def example_batch(self) -> dict[str, np.ndarray]:
+    return {
+        "image": np.zeros((1,) + self.data_info.image_shape, np.uint8),
+        "label": np.zeros((1,), np.int32),
+    }
+
+  def init_state(self):
+    init = jax.jit(self.task.init, out_shardings=self.parallel.replicated)
+    return init(stream(self.config, INIT_STREAM), self.example_batch())
+
+  def abstract_state(self):
+    abstract = jax.eval_shape(self.task.init, stream(self.config, INIT_STREAM), self.example_batch())
+    return abstract_with_sharding(abstract, self.parallel.replicated)
+
+  def jit_train_step(self):
+    p = self.parallel
+    return jax.jit(
+        self.task.train_step,
+        in_shardings=(p.replicated, p.batch, p.replicated),
+        out_shardings=(p.replicated, p.replicated),
+        donate_argnums=0,
+    )
+
+  def jit_eval_step(self):
+    p = self.parallel
+    return jax.jit(
+        self.task.eval_step,
+        in_shardings=(p.replicated, p.batch, p.replicated),
+        out_shardings=p.replicated,
+    )
+
+  def evaluate(self, state, test_data: datasets.ImageData, eval_step=None) -> dict[str, float]:
+    """Test metrics over the whole split: per-batch sums added up, then summarised by the task."""
+    eval_step = eval_step or self.jit_eval_step()
+    eval_rng = stream(self.config, EVAL_STREAM)
+    batches = datasets.eval_batches(
+        test_data, self.config.data.eval_batch_size,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+    )
+    sums = None
+    for index, local_batch in enumerate(batches):
+      batch_sums = eval_step(state, self.parallel.global_batch(local_batch), jax.random.fold_in(eval_rng, index))
+      sums = batch_sums if sums is None else jax.tree.map(jnp.add, sums, batch_sums)
+    return self.task.summarize(jax.device_get(sums))
+
+  def sample_grid(self, state, num: int, temperature: float = 1.0, rng=None) -> np.ndarray:
+    rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
+    sample = jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
+    samples = np.asarray(jax.device_get(sample(state, rng, num, temperature)))
+    columns = int(np.ceil(np.sqrt(num)))
+    return images.grid(images.to_display(samples, self.data_info.num_levels), columns)
+
+
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool) -> None:
+  """Refuses a workdir holding a different experiment unless `overwrite`, which moves it aside."""
+  stored_path = os.path.join(workdir, run_config.CONFIG_FILE)
+  if os.path.exists(stored_path):
+    with open(stored_path) as f:
+      differences = run_config.trajectory_differences(json.load(f), run_config.to_plain_dict(config))
+    if differences and not overwrite:
+      raise WorkdirConflictError(
+          f"workdir {workdir} holds a run of a different config:\n  " + "\n  ".join(differences)
+          + "\nUse another --workdir, or pass --overwrite to move the old run aside and start anew."
+      )
+    if differences and is_chief():
+      stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+      backup = f"{os.path.normpath(workdir)}.replaced-{stamp}"
+      shutil.move(workdir, backup)
+      print(f"--overwrite: moved the previous run in {workdir} to {backup}", flush=True)
+  multihost_utils.sync_global_devices("genzoo:prepare_workdir")
+  if is_chief():
+    os.makedirs(workdir, exist_ok=True)
+    write_json(os.path.join(workdir, run_config.CONFIG_FILE), run_config.to_plain_dict(config))
+
+
+def write_json(path: str, value) -> None:
+  tmp = f"{path}.tmp"
+  with open(tmp, "w") as f:
+    json.dump(value, f, indent=2)
+  os.replace(tmp, path)
+
+
+def read_data_info(workdir: str) -> tasks.DataInfo:
+  with open(os.path.join(workdir, DATASET_FILE)) as f:
+    stored = json.load(f)
+  return tasks.DataInfo(tuple(stored["image_shape"]), stored["num_levels"])
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> dict:
+  """Trains (resuming from the workdir's latest checkpoint), evaluates and samples; returns the
+  final test metrics (empty if the checkpoint already reached `train.steps`)."""
+  run_config.check_runner_settings(config)
+  train_data, test_data = load_split(config, "train"), load_split(config, "test")
+  data_info = tasks.DataInfo(train_data.shape, train_data.num_levels)
+  session = Session.create(config, data_info)
+  prepare_workdir(config, workdir, overwrite)
+  if is_chief():
+    write_json(os.path.join(workdir, DATASET_FILE), dataclasses.asdict(data_info))
+
+  checkpoints = Checkpoints(workdir, config.train.max_to_keep)
+  writer = RunWriter(workdir, enabled=is_chief())
+  try:
+    return _train_loop(session, workdir, train_data, test_data, checkpoints, writer)
+  finally:
+    writer.close()
+    checkpoints.close()
+
+
+def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, writer) -> dict:
+  config, train = session.config, session.config.train
+  start_step = checkpoints.latest_step() or 0
+  if start_step:
+    _, state = checkpoints.restore(start_step, session.abstract_state())
+    chief_print(f"resuming from the checkpoint at step {start_step} in {workdir}")
+  else:
+    state = session.init_state()
+  if start_step >= train.steps:
+    chief_print(
+        f"nothing to train: the checkpoint at step {start_step} already reaches train.steps="
+        f"{train.steps}; raise --config.train.steps to train longer, or run `genzoo eval`"
+    )
+    return {}
+
+  train_step, eval_step = session.jit_train_step(), session.jit_eval_step()
+  train_rng = stream(config, TRAIN_STREAM)
+  progress = Progress(start_step, train.steps)
+  interval = MetricAverager()
+  pending = None  # (step, device metrics) of the step dispatched last, fetched one step later
+
+  def settle(pending_metrics):
+    step, device_metrics = pending_metrics
+    metrics = jax.device_get(device_metrics)
+    if metrics["nonfinite"] and train.on_nonfinite == "stop":
+      last = checkpoints.latest_step()
+      raise NonFiniteError(
+          f"step {step}: the loss or gradients were not finite. The update was not applied and "
+          f"the last checkpoint ({'step ' + str(last) if last else 'none yet'}) is untouched. "
+          "Lower optim.learning_rate, set optim.grad_clip_norm, or set train.on_nonfinite=skip "
+          "to skip such steps."
+      )
+    interval.add(metrics)
+
+  final_metrics = {}
+  for step in range(start_step, train.steps):
+    local_batch = datasets.train_batch(
+        train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+    )
+    state, metrics = train_step(state, session.parallel.global_batch(local_batch),
+                                jax.random.fold_in(train_rng, step))
+    if pending is not None:
+      settle(pending)
+    pending = (step + 1, metrics)
+    done = step + 1
+    is_last = done == train.steps
+    if not (is_last or _due(done, train.log_every, train.checkpoint_every, train.eval_every, train.sample_every)):
+      continue
+    settle(pending)
+    pending = None
+    if _due(done, train.log_every) or is_last:
+      rate = progress.steps_per_sec(done)
+      averaged = interval.pop()
+      writer.scalars(done, {**{f"train/{k}": v for k, v in averaged.items()}, "steps_per_sec": rate})
+      chief_print(progress.line(done, rate, {k: averaged[k] for k in ("loss", "elbo_bpd") if k in averaged}))
+    if _due(done, train.checkpoint_every) or is_last:
+      checkpoints.save(done, state)
+    if _due(done, train.eval_every) or is_last:
+      final_metrics = session.evaluate(state, test_data, eval_step)
+      writer.scalars(done, {f"eval/{k}": v for k, v in final_metrics.items()})
+      chief_print(f"step {done} test: " + json.dumps(final_metrics))
+    if _due(done, train.sample_every) or is_last:
+      grid = session.sample_grid(state, train.num_samples)
+      writer.image(done, "samples", grid, os.path.join(workdir, f"samples_{done}.png"),
+                   scale=images.display_scale(session.data_info.image_shape[0]))
+  return final_metrics
+
+
+def _due(step: int, *intervals: int) -> bool:
+  return any(every > 0 and step % every == 0 for every in intervals)
+
+
+class MetricAverager:
+  """Host-side running means of the train metrics since the last report."""
+
+  def __init__(self):
+    self._sums, self._count = {}, 0
+
+  def add(self, metrics: dict) -> None:
+    for name, value in metrics.items():
+      self._sums[name] = self._sums.get(name, 0.0) + float(value)
+    self._count += 1
+
+  def pop(self) -> dict[str, float]:
+    means = {name: total / self._count for name, total in self._sums.items()}
+    self._sums, self._count = {}, 0
+    return means
+
+
+def restore_session(workdir: str, step: int | None, config_overrides: dict | None = None):
+  """The config, session and restored state of a run in `workdir` (its latest checkpoint if
+  `step` is None); `config_overrides` maps dotted keys to new values (e.g. eval settings)."""
+  config = run_config.read_workdir_config(workdir)
+  for dotted, value in (config_overrides or {}).items():
+    section, name = dotted.split(".")
+    config[section][name] = value
+  session = Session.create(config, read_data_info(workdir))
+  checkpoints = Checkpoints(workdir)
+  try:
+    step, state = checkpoints.restore(step, session.abstract_state())
+  finally:
+    checkpoints.close()
+  return config, session, step, state
+
+
+def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None) -> dict:
+  """Test metrics of a checkpoint over the whole test split; also written to eval_<step>.json."""
+  overrides = {"eval.iwae_k": iwae_k} if iwae_k is not None else {}
+  config, session, step, state = restore_session(workdir, step, overrides)
+  metrics = {"step": step, **session.evaluate(state, load_split(config, "test"))}
+  if is_chief():
+    write_json(os.path.join(workdir, f"eval_{step}.json"), metrics)
+  return metrics
+
+
+def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None) -> str:
+  """Writes a PNG grid of `num` samples at `temperature`; returns its path."""
+  config, session, step, state = restore_session(workdir, step)
+  grid = session.sample_grid(state, num, temperature)
+  path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}.png")
+  if is_chief():
+    images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
+  return path
+
+
+def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int, step: int | None = None) -> str:
+  """Writes a PNG with one row per pair of test images, walking the latent line between them."""
+  config, session, step, state = restore_session(workdir, step)
+  if not hasattr(session.task, "interpolate"):
+    raise ValueError(f"the {config.task!r} family does not support interpolation")
+  test_images = load_split(config, "test").images
+  if 2 * num_pairs > len(test_images):
+    raise ValueError(f"--num-pairs {num_pairs} needs {2 * num_pairs} test images; the split has {len(test_images)}")
+  walk = jax.jit(session.task.interpolate, static_argnums=3)
+  strips = np.asarray(walk(state, test_images[0 : 2 * num_pairs : 2], test_images[1 : 2 * num_pairs : 2], num_steps))
+  flat = strips.reshape((-1,) + strips.shape[2:])
+  grid = images.grid(images.to_display(flat, session.data_info.num_levels), columns=num_steps)
+  path = output or os.path.join(workdir, f"interpolation_{step}.png")
+  if is_chief():
+    images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
+  return path

@@ -1,0 +1,71 @@
+"""Run outputs: `metrics.jsonl`, TensorBoard events, PNG images and a progress line.
+
+Only the chief process (index 0) writes; the others get a writer that does nothing, so the
+train loop has no `if process_index == 0` branches.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from genzoo.runner import images as image_utils
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class RunWriter:
+  """Appends one JSON object per line to `metrics.jsonl` and mirrors scalars to TensorBoard."""
+
+  def __init__(self, workdir: str, enabled: bool = True):
+    self.workdir = workdir
+    self.enabled = enabled
+    self._tensorboard = None
+    if enabled:
+      from tensorboardX import SummaryWriter
+
+      self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def scalars(self, step: int, metrics: dict[str, float]) -> None:
+    if not self.enabled:
+      return
+    with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
+      f.write(json.dumps({"step": step, **metrics}) + "\n")
+    for name, value in metrics.items():
+      self._tensorboard.add_scalar(name, value, step)
+    self._tensorboard.flush()
+
+  def image(self, step: int, name: str, image: np.ndarray, path: str, scale: int = 1) -> None:
+    """Writes a uint8 [H, W, C] image to `path` (PNG, enlarged `scale` times) and to TensorBoard."""
+    if not self.enabled:
+      return
+    image_utils.save_png(image, path, scale=scale)
+    self._tensorboard.add_image(name, image, step, dataformats="HWC")
+    self._tensorboard.flush()
+
+  def close(self) -> None:
+    if self._tensorboard is not None:
+      self._tensorboard.close()
+
+
+class Progress:
+  """Steps per second since the last report and an ETA for the remaining steps."""
+
+  def __init__(self, start_step: int, total_steps: int):
+    self.total_steps = total_steps
+    self._last_step = start_step
+    self._last_time = time.perf_counter()
+
+  def steps_per_sec(self, step: int) -> float:
+    now = time.perf_counter()
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    return rate
+
+  def line(self, step: int, rate: float, metrics: dict[str, float]) -> str:
+    remaining = (self.total_steps - step) / rate if rate > 0 else float("inf")
+    eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if np.isfinite(remaining) else "?"
+    shown = " ".join(f"{name}={value:.4g}" for name, value in metrics.items())
+    return f"step {step}/{self.total_steps} | {shown} | {rate:.2f} steps/s | ETA {eta}"
+

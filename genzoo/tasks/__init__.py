@@ -1,0 +1,18 @@
+"""Model families behind the task contract (see `genzoo.tasks.base`)."""
+
+import ml_collections
+
+from genzoo.tasks.base import DataInfo, Task
+from genzoo.tasks.vae import VAETask
+
+TASKS = {"vae": VAETask}
+
+
+def make_task(config: ml_collections.ConfigDict, data: DataInfo) -> Task:
+  """Builds the task named by `config.task` for data described by `data`."""
+  if config.task not in TASKS:
+    raise ValueError(f"unknown task {config.task!r}; known: {sorted(TASKS)}")
+  return TASKS[config.task](config, data)
+
+
+__all__ = ["DataInfo", "Task", "TASKS", "make_task"]

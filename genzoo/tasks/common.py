@@ -1,0 +1,57 @@
+"""Pieces shared by the model families' tasks: optimisers and the non-finite update guard."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_schedule(optim: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+  """Linear warm-up over `optim.warmup_steps`, then constant or cosine decay to zero."""
+  if optim.schedule not in SCHEDULES:
+    raise ValueError(f"unknown optim.schedule {optim.schedule!r}; known: {list(SCHEDULES)}")
+  warmup = optim.warmup_steps
+  if optim.schedule == "cosine":
+    return optax.warmup_cosine_decay_schedule(
+        0.0, optim.learning_rate, warmup, max(total_steps, warmup + 1)
+    )
+  if warmup == 0:
+    return optax.constant_schedule(optim.learning_rate)
+  return optax.join_schedules(
+      [optax.linear_schedule(0.0, optim.learning_rate, warmup),
+       optax.constant_schedule(optim.learning_rate)],
+      [warmup],
+  )
+
+
+def make_optimizer(optim: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
+  """Gradient clipping by global norm (if `optim.grad_clip_norm` > 0), then Adam or AdamW."""
+  schedule = learning_rate_schedule(optim, total_steps)
+  if optim.name == "adam":
+    update = optax.adam(schedule, b1=optim.b1, b2=optim.b2)
+  elif optim.name == "adamw":
+    update = optax.adamw(schedule, b1=optim.b1, b2=optim.b2, weight_decay=optim.weight_decay)
+  else:
+    raise ValueError(f"unknown optim.name {optim.name!r}; known: ['adam', 'adamw']")
+  if optim.grad_clip_norm > 0:
+    return optax.chain(optax.clip_by_global_norm(optim.grad_clip_norm), update)
+  return update
+
+
+def all_finite(*trees) -> jax.Array:
+  """True when every leaf of every tree is finite."""
+  leaves = jax.tree.leaves(trees)
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def commit_if_finite(state: dict, updated: dict, finite: jax.Array) -> tuple[dict, jax.Array]:
+  """Returns `updated` (with the step advanced) if `finite`, else `state` with the step advanced.
+
+  A non-finite update therefore never reaches the parameters or the optimiser state, so a
+  checkpoint can never hold NaNs; the runner decides whether to stop or to go on.
+  """
+  kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
+  kept["step"] = state["step"] + 1
+  return kept, jnp.logical_not(finite).astype(jnp.float32)

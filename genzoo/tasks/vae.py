@@ -1,0 +1,191 @@
+"""The VAE family: beta-weighted ELBO training, ELBO/IWAE evaluation, sampling, interpolation.
+
+Config keys read here: `model` (VAE architecture and likelihood), `loss.beta`,
+`loss.kl_warmup_steps`, `optim` (see `tasks.common.make_optimizer`), `train.steps`,
+`eval.iwae_k` and `eval.iwae_chunk_size`.
+"""
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from genzoo.models import likelihoods
+from genzoo.models.vae import VAE, gaussian_kl_to_standard, log_normal
+from genzoo.tasks import common
+from genzoo.tasks.base import Batch, DataInfo, State
+
+# Burda et al. 2016, sec. 5.2: a latent unit is active when Cov_x(E_q[z_u]) exceeds this.
+ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+def largest_divisor_at_most(n: int, limit: int) -> int:
+  """The largest divisor of `n` that is <= `limit` (so `n` samples split into equal chunks)."""
+  return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class VAETask:
+  config: ml_collections.ConfigDict
+  data: DataInfo
+
+  def __post_init__(self):
+    self.likelihood.check_levels(self.data.num_levels)
+    if self.config.eval.iwae_k < 1:
+      raise ValueError(f"eval.iwae_k must be a positive number of samples, got {self.config.eval.iwae_k}")
+
+  @functools.cached_property
+  def likelihood(self):
+    return likelihoods.get_likelihood(self.config.model.likelihood)
+
+  @functools.cached_property
+  def model(self) -> VAE:
+    m = self.config.model
+    return VAE(
+        image_shape=self.data.image_shape,
+        num_levels=self.data.num_levels,
+        latent_dim=m.latent_dim,
+        params_per_dim=self.likelihood.num_params,
+        architecture=m.architecture,
+        hidden=tuple(m.hidden),
+        channels=tuple(m.channels),
+        activation=m.activation,
+    )
+
+  @functools.cached_property
+  def optimizer(self) -> optax.GradientTransformation:
+    return common.make_optimizer(self.config.optim, self.config.train.steps)
+
+  # -- the task contract -------------------------------------------------------------------------
+
+  def init(self, rng: jax.Array, example_batch: Batch) -> State:
+    params = self.model.init(rng, example_batch["image"][:1])["params"]
+    return {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
+
+  def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
+    beta = self.beta_at(state["step"])
+
+    def loss_fn(params):
+      log_px, kl, _ = self.elbo_terms(params, batch["image"], rng)
+      return jnp.mean(-log_px + beta * kl), (log_px, kl)
+
+    (loss, (log_px, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    updates, opt_state = self.optimizer.update(grads, state["opt_state"], state["params"])
+    params = optax.apply_updates(state["params"], updates)
+    grad_norm = optax.tree.norm(grads)
+    new_state, nonfinite = common.commit_if_finite(
+        state, {"params": params, "opt_state": opt_state, "step": state["step"]},
+        common.all_finite(loss, grad_norm, optax.tree.norm(updates)),
+    )
+    elbo = jnp.mean(log_px - kl)
+    metrics = {
+        "loss": loss,
+        "elbo": elbo,
+        "elbo_bpd": self.bits_per_dim(elbo),
+        "recon": jnp.mean(log_px),
+        "kl": jnp.mean(kl),
+        "beta": beta,
+        "grad_norm": grad_norm,
+        "nonfinite": nonfinite,
+    }
+    return new_state, metrics
+
+  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
+    params, x, mask = state["params"], batch["image"], batch["mask"]
+    elbo_rng, iwae_rng = jax.random.split(rng)
+    log_px, kl, posterior_mean = self.elbo_terms(params, x, elbo_rng)
+    iwae = self.iwae_bound(params, x, iwae_rng, self.config.eval.iwae_k)
+
+    def masked_sum(values):
+      return jnp.sum(values * mask.reshape(mask.shape + (1,) * (values.ndim - 1)), axis=0)
+
+    return {
+        "count": jnp.sum(mask),
+        "elbo": masked_sum(log_px - kl),
+        "recon": masked_sum(log_px),
+        "kl": masked_sum(kl),
+        "iwae": masked_sum(iwae),
+        "posterior_mean": masked_sum(posterior_mean),
+        "posterior_mean_sq": masked_sum(jnp.square(posterior_mean)),
+    }
+
+  def summarize(self, sums: dict) -> dict[str, float]:
+    count = sums["count"]
+    means = {name: sums[name] / count for name in ("elbo", "recon", "kl", "iwae")}
+    posterior_variance = sums["posterior_mean_sq"] / count - jnp.square(sums["posterior_mean"] / count)
+    return {
+        **{name: float(value) for name, value in means.items()},
+        "elbo_bpd": float(self.bits_per_dim(means["elbo"])),
+        "iwae_bpd": float(self.bits_per_dim(means["iwae"])),
+        "iwae_k": self.config.eval.iwae_k,
+        "active_units": int(jnp.sum(posterior_variance > ACTIVE_UNIT_THRESHOLD)),
+        "num_examples": int(count),
+    }
+
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
+    """Decoder means at latents drawn from the prior N(0, temperature^2 I)."""
+    z = temperature * jax.random.normal(rng, (num, self.config.model.latent_dim))
+    return self.decode_to_image(state["params"], z)
+
+  def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
+    """Decoder means along the straight line between the posterior means of `start` and `end`."""
+    params = state["params"]
+    z_start, _ = self.model.apply({"params": params}, start, method=VAE.encode)
+    z_end, _ = self.model.apply({"params": params}, end, method=VAE.encode)
+    weights = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]
+    z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
+    return self.decode_to_image(params, z)
+
+  # -- the bounds ----------------------------------------------------------------------------
+
+  def beta_at(self, step: jax.Array) -> jax.Array:
+    """KL weight: `loss.beta`, reached linearly over `loss.kl_warmup_steps` steps."""
+    warmup = self.config.loss.kl_warmup_steps
+    ramp = 1.0 if warmup == 0 else jnp.minimum(1.0, (step + 1) / warmup)
+    return self.config.loss.beta * ramp
+
+  def elbo_terms(self, params, x: jax.Array, rng: jax.Array):
+    """One-sample reconstruction term log p(x|z) and analytic KL(q(z|x) || p(z)), per example."""
+    z_rng, likelihood_rng = jax.random.split(rng)
+    mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
+    z = mean + jnp.exp(log_std) * jax.random.normal(z_rng, mean.shape)
+    decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+    log_px = self.likelihood.log_prob(decoded, x, self.data.num_levels, likelihood_rng)
+    return log_px, gaussian_kl_to_standard(mean, log_std), mean
+
+  def iwae_log_weights(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+    """log p(x, z_k) - log q(z_k | x) for `num_samples` posterior draws: [num_samples, B].
+
+    Draws are vectorised in chunks of at most `eval.iwae_chunk_size` and the chunks run one
+    after another under `lax.map`, so memory is bounded whatever `num_samples` is.
+    """
+    chunk = largest_divisor_at_most(num_samples, self.config.eval.iwae_chunk_size)
+    mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
+    likelihood_rng, chunks_rng = jax.random.split(rng)
+
+    def chunk_log_weights(chunk_rng):
+      z = mean + jnp.exp(log_std) * jax.random.normal(chunk_rng, (chunk,) + mean.shape)
+      decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+      # One dequantisation draw per image, shared by its samples (a bound for every draw).
+      log_px = self.likelihood.log_prob(decoded, x, self.data.num_levels, likelihood_rng)
+      zeros = jnp.zeros_like(z)
+      return log_px + log_normal(z, zeros, zeros) - log_normal(z, mean, log_std)
+
+    log_weights = jax.lax.map(chunk_log_weights, jax.random.split(chunks_rng, num_samples // chunk))
+    return log_weights.reshape((num_samples,) + x.shape[:1])
+
+  def iwae_bound(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+    """IWAE_k = log (1/k) sum_k p(x, z_k) / q(z_k | x) (Burda et al. 2016, eq. 8), per example."""
+    log_weights = self.iwae_log_weights(params, x, rng, num_samples)
+    return jax.nn.logsumexp(log_weights, axis=0) - math.log(num_samples)
+
+  def bits_per_dim(self, log_prob_nats: jax.Array) -> jax.Array:
+    return -log_prob_nats / (self.data.num_dims * math.log(2.0))
+
+  def decode_to_image(self, params, z: jax.Array) -> jax.Array:
+    decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+    return self.likelihood.mean(decoded, self.data.num_levels)

@@ -1,0 +1,48 @@
+"""Test set-up: four fake CPU devices, the `slow` marker and a typed PRNG key fixture."""
+
+import os
+
+# Four host devices must be configured before JAX initialises its backends.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+# Keep TensorFlow (used only for dataset preparation) quiet and off any accelerator.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_num_cpu_devices", 4)
+
+
+def pytest_addoption(parser):
+  parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption("--runslow"):
+    return
+  skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
+  for item in items:
+    if "slow" in item.keywords:
+      item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def key():
+  return jax.random.key(0)
+
+
+def load_experiment(name: str, variant: str):
+  """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`."""
+  import importlib.util
+  import pathlib
+
+  path = pathlib.Path(__file__).parent.parent / "experiments" / f"{name}.py"
+  spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+@pytest.fixture
+def experiment():
+  return load_experiment

