@@ -52,6 +52,9 @@ def _require_workdir() -> str:
 
 
 def main(argv: list[str]) -> None:
+  if not flags.FLAGS["verbosity"].present:
+    # Library INFO logs (Orbax writes several per checkpoint) only with --verbosity=0.
+    logging.set_verbosity(logging.WARNING)
   command = _command(argv)
   workdir = _require_workdir()
   if _MULTIHOST.value:
@@ -80,6 +83,4 @@ def main(argv: list[str]) -> None:
 def run() -> None:
   """Console-script entry point."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  # Library INFO logs (Orbax writes several per checkpoint) only with --verbosity=0.
-  flags.FLAGS.set_default("verbosity", logging.WARNING)
   app.run(main, argv=sys.argv)
