@@ -78,3 +78,12 @@ def test_console_script_trains_the_smoke_variant(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   assert "step 6/6" in result.stdout and "ETA" in result.stdout
   assert os.path.exists(os.path.join(workdir, "samples_6.png"))
+
+
+def test_train_through_the_cli_on_tfds_mock_data(tmp_path, capsys):
+  import tensorflow_datasets as tfds
+
+  with tfds.testing.mock_data(num_examples=40):
+    run_cli("train", f"--config={SMOKE}", "--config.data.name=fashion_mnist", "--config.train.steps=2",
+            f"--workdir={tmp_path / 'run'}")
+  assert '"num_examples": 40' in capsys.readouterr().out
