@@ -57,7 +57,7 @@ def bare_steps_per_sec(config, train_data) -> float:
       session.parallel.global_batch(datasets.train_batch(train_data, s, config.data.batch_size, seed=0))
       for s in range(num_batches)
   ]
-  state = session.init_state()
+  state = session.init_state(batches[0])
   state, metrics = step_fn(state, batches[0], rng)  # compile
   jax.block_until_ready(metrics)
   start = time.perf_counter()

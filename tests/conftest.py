@@ -43,6 +43,6 @@ def load_experiment(name: str, variant: str):
   return module.get_config(variant)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def experiment():
   return load_experiment

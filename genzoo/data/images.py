@@ -108,7 +108,8 @@ class ImageData:
 
 
 def load(name: str, split: str, *, data_dir: str | None = None, n_bits: int | None = None,
-         binarize: str = "none", image_size: int | None = None, seed: int = 0) -> ImageData:
+         binarize: str = "none", image_size: int | None = None, pad: int = 0,
+         seed: int = 0) -> ImageData:
   """Reads a whole split into host memory, preparing the TFDS dataset first if needed.
 
   Args:
@@ -123,6 +124,7 @@ def load(name: str, split: str, *, data_dir: str | None = None, n_bits: int | No
       Binarising data that is already binary is an error.
     image_size: side of the square output images, resized with antialiasing (8-bit data only);
       None for the dataset's default (`DatasetSpec.image_size`, else the native size).
+    pad: zero pixels added on every side, after any resizing (MNIST's 28x28 -> 32x32 with 2).
     seed: seeds the static binarisation.
 
   Returns:
@@ -141,7 +143,10 @@ def load(name: str, split: str, *, data_dir: str | None = None, n_bits: int | No
   if binarize != "none" and spec.num_levels == 2:
     raise ValueError(f"{name} is already binary (2 levels): use binarize='none'")
 
+  if pad < 0:
+    raise ValueError(f"pad must be >= 0 pixels, got {pad}")
   images, labels = _read_split(name, spec, split, data_dir, size)
+  images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
   levels = spec.num_levels
   if images.max(initial=0) >= levels:
     raise ValueError(

@@ -36,6 +36,7 @@ def base_config() -> ml_collections.ConfigDict:
           n_bits=config_dict.placeholder(int),
           binarize="none",  # "none" | "static" | "dynamic"
           image_size=config_dict.placeholder(int),
+          pad=0,  # zero pixels added on every side (MNIST 28x28 -> 32x32 with pad=2)
       )
   )
   config.optim = ml_collections.ConfigDict(

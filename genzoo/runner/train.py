@@ -59,7 +59,7 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.ImageD
   d = config.data
   return datasets.load(
       d.name, split, data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize,
-      image_size=d.image_size, seed=config.seed,
+      image_size=d.image_size, pad=d.pad, seed=config.seed,
   )
 
 
@@ -86,9 +86,10 @@ class Session:
         "label": np.zeros((1,), np.int32),
     }
 
-  def init_state(self):
+  def init_state(self, example_batch):
+    """Initial state, born replicated; data-dependent initialisers see `example_batch`."""
     init = jax.jit(self.task.init, out_shardings=self.parallel.replicated)
-    return init(stream(self.config, INIT_STREAM), self.example_batch())
+    return init(stream(self.config, INIT_STREAM), example_batch)
 
   def abstract_state(self):
     abstract = jax.eval_shape(self.task.init, stream(self.config, INIT_STREAM), self.example_batch())
@@ -195,7 +196,7 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
     _, state = checkpoints.restore(start_step, session.abstract_state())
     chief_print(f"resuming from the checkpoint at step {start_step} in {workdir}")
   else:
-    state = session.init_state()
+    state = session.init_state(session.parallel.global_batch(local_train_batch(session.config, train_data, 0)))
   if start_step >= train.steps:
     chief_print(
         f"nothing to train: the checkpoint at step {start_step} already reaches train.steps="
@@ -224,10 +225,7 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
 
   final_metrics = {}
   for step in range(start_step, train.steps):
-    local_batch = datasets.train_batch(
-        train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
-        process_index=jax.process_index(), process_count=jax.process_count(),
-    )
+    local_batch = local_train_batch(config, train_data, step)
     state, metrics = train_step(state, session.parallel.global_batch(local_batch),
                                 jax.random.fold_in(train_rng, step))
     if pending is not None:
@@ -255,6 +253,14 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
       writer.image(done, "samples", grid, os.path.join(workdir, f"samples_{done}.png"),
                    scale=images.display_scale(session.data_info.image_shape[0]))
   return final_metrics
+
+
+def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.ImageData, step: int):
+  """This process's rows of the global training batch of `step`."""
+  return datasets.train_batch(
+      train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+  )
 
 
 def _due(step: int, *intervals: int) -> bool:

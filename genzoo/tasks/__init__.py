@@ -3,9 +3,10 @@
 import ml_collections
 
 from genzoo.tasks.base import DataInfo, Task
+from genzoo.tasks.flow import FlowTask
 from genzoo.tasks.vae import VAETask
 
-TASKS = {"vae": VAETask}
+TASKS = {"vae": VAETask, "flow": FlowTask}
 
 
 def make_task(config: ml_collections.ConfigDict, data: DataInfo) -> Task:

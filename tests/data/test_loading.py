@@ -206,3 +206,13 @@ def test_celeb_a_is_centre_cropped_then_resized(tmp_path):
   np.testing.assert_array_equal(cropped.images[0], image[35:183, 15:163])
   assert resized.shape == (64, 64, 3)
   np.testing.assert_allclose(resized.images[0].mean(axis=(0, 1)), [108.5, 88.5, 0], atol=1)
+
+
+def test_pad_adds_zero_borders(embedded_dir):
+  plain = images_lib.load("digits", "test", data_dir=embedded_dir)
+  padded = images_lib.load("digits", "test", data_dir=embedded_dir, pad=2)
+  assert padded.shape == (12, 12, 1)
+  np.testing.assert_array_equal(padded.images[:, 2:-2, 2:-2], plain.images)
+  assert padded.images[:, :2].max() == 0 and padded.images[:, :, -2:].max() == 0
+  with pytest.raises(ValueError, match="pad must be >= 0 pixels, got -1"):
+    images_lib.load("digits", "test", data_dir=embedded_dir, pad=-1)

@@ -29,6 +29,10 @@ def run_cli(*args):
 def reset_flags():
   yield
   flags.FLAGS.unparse_flags()
+  # ml_collections registers one flag per --config.a.b override it parses; drop them, so the
+  # next test may override the same keys.
+  for name in [name for name in flags.FLAGS if name.startswith("config.")]:
+    delattr(flags.FLAGS, name)
 
 
 def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys):

@@ -132,7 +132,7 @@ def test_sharded_step_equals_single_device_step(experiment, key):
   assert [s.parallel.num_devices for s in sessions] == [1, 4]
   finals = []
   for session in sessions:
-    state = session.init_state()
+    state = session.init_state(session.example_batch())
     step = session.jit_train_step()
     for i in range(3):
       batch = session.parallel.global_batch(random_batch(jax.random.fold_in(key, i), 16))
@@ -147,7 +147,7 @@ def test_each_step_function_compiles_once(experiment, key):
   task, p = session.task, session.parallel
   train_step = jax.jit(chex.assert_max_traces(task.train_step, n=1), donate_argnums=0)
   eval_step = jax.jit(chex.assert_max_traces(task.eval_step, n=1))
-  state = session.init_state()
+  state = session.init_state(session.example_batch())
   for i in range(3):
     batch = p.global_batch(random_batch(jax.random.fold_in(key, i), 16))
     state, _ = train_step(state, batch, jax.random.fold_in(key, i))

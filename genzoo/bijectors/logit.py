@@ -1,0 +1,33 @@
+"""Logit pre-processing (Dinh et al. 2017, RealNVP, sec. 4.1).
+
+Data x in [0, 1) are moved away from the boundary and mapped to the real line:
+  p = alpha + (1 - 2 alpha) x,   y = logit(p) = log p - log(1 - p),
+  log|det J| = sum [log(1 - 2 alpha) - log p - log(1 - p)].
+"""
+
+import distrax
+import jax
+import jax.numpy as jnp
+
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, sum_image
+
+
+class Logit(distrax.Bijector):
+  """`y = logit(alpha + (1 - 2 alpha) x)` on images in [0, 1); RealNVP uses alpha = 0.05."""
+
+  def __init__(self, alpha: float = 0.05):
+    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS)
+    if not 0.0 <= alpha < 0.5:
+      raise ValueError(f"Logit alpha must be in [0, 0.5), got {alpha}")
+    self.alpha = alpha
+
+  def _log_det(self, p):
+    return sum_image(jnp.log1p(-2.0 * self.alpha) - jnp.log(p) - jnp.log1p(-p))
+
+  def forward_and_log_det(self, x):
+    p = self.alpha + (1.0 - 2.0 * self.alpha) * x
+    return jnp.log(p) - jnp.log1p(-p), self._log_det(p)
+
+  def inverse_and_log_det(self, y):
+    p = jax.nn.sigmoid(y)
+    return (p - self.alpha) / (1.0 - 2.0 * self.alpha), -self._log_det(p)

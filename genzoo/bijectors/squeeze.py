@@ -1,0 +1,56 @@
+"""Squeeze (space-to-depth, Dinh et al. 2017 sec. 3.6) and fixed channel permutations."""
+
+import distrax
+import jax
+import jax.numpy as jnp
+
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS
+
+
+def squeeze(x: jax.Array) -> jax.Array:
+  """[..., H, W, C] -> [..., H/2, W/2, 4C]: each 2x2 patch becomes one pixel's channels."""
+  *batch, height, width, depth = x.shape
+  if height % 2 or width % 2:
+    raise ValueError(
+        f"squeeze needs an even height and width, got an image of shape {(height, width, depth)}")
+  x = x.reshape(*batch, height // 2, 2, width // 2, 2, depth)
+  x = jnp.moveaxis(x, -4, -3)  # [..., H/2, W/2, 2, 2, C]
+  return x.reshape(*batch, height // 2, width // 2, 4 * depth)
+
+
+def unsqueeze(y: jax.Array) -> jax.Array:
+  """The inverse of `squeeze`: [..., H, W, 4C] -> [..., 2H, 2W, C]."""
+  *batch, height, width, depth = y.shape
+  if depth % 4:
+    raise ValueError(f"unsqueeze needs a multiple of 4 channels, got shape {(height, width, depth)}")
+  y = y.reshape(*batch, height, width, 2, 2, depth // 4)
+  y = jnp.moveaxis(y, -3, -4)  # [..., H, 2, W, 2, C/4]
+  return y.reshape(*batch, 2 * height, 2 * width, depth // 4)
+
+
+class Squeeze(distrax.Bijector):
+  """Space-to-depth by 2x2 patches; volume preserving (log-det 0)."""
+
+  def __init__(self):
+    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
+
+  def forward_and_log_det(self, x):
+    return squeeze(x), jnp.zeros(x.shape[:-3], x.dtype)
+
+  def inverse_and_log_det(self, y):
+    return unsqueeze(y), jnp.zeros(y.shape[:-3], y.dtype)
+
+
+class ChannelPermutation(distrax.Bijector):
+  """Reorders channels by a fixed `permutation` (e.g. reversal, RealNVP/Glow's simplest mixing)."""
+
+  def __init__(self, permutation):
+    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
+    self.permutation = jnp.asarray(permutation)
+    self.inverse_permutation = jnp.argsort(self.permutation)
+
+  def forward_and_log_det(self, x):
+    return x[..., self.permutation], jnp.zeros(x.shape[:-3], x.dtype)
+
+  def inverse_and_log_det(self, y):
+    return y[..., self.inverse_permutation], jnp.zeros(y.shape[:-3], y.dtype)

@@ -1,0 +1,146 @@
+"""The flow family: maximum likelihood on dequantised images, exact bits/dim, sampling.
+
+For K = `num_levels` levels per sub-pixel and D = H*W*C, uniform dequantisation y = (x + u) / K,
+u ~ U[0, 1)^D, gives the bound log P(x) >= E_u[log p(y)] - D log K (Theis et al. 2016), and
+bits/dim = (-log p(y) + D log K) / (D log 2). log p(y) = log N(f(y); 0, I) + log|det df/dy| is
+exact, every pre-processing bijector (centring, logit) included.
+
+Config keys read here: `model.name` ("glow" | "realnvp") and its architecture keys, `optim`,
+`train.steps`.
+"""
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from genzoo.models.glow import Glow
+from genzoo.models.realnvp import RealNVP
+from genzoo.tasks import common
+from genzoo.tasks.base import Batch, DataInfo, State
+
+MODELS = ("glow", "realnvp")
+
+
+def standard_normal_log_prob(z: jax.Array) -> jax.Array:
+  """log N(z; 0, I) summed over the last axis."""
+  return jnp.sum(-0.5 * jnp.square(z) - 0.5 * math.log(2.0 * math.pi), axis=-1)
+
+
+def check_finite_input(y) -> None:
+  """Raises on non-finite values in a concrete input; traced inputs pass (their NaNs propagate
+  to the log-likelihood, which `eval_step` counts and `summarize` reports)."""
+  if isinstance(y, jax.core.Tracer):
+    return
+  bad = int(np.size(y) - np.count_nonzero(np.isfinite(np.asarray(y))))
+  if bad:
+    raise ValueError(f"log_prob got {bad} non-finite input values (NaN or inf); the flow's "
+                     "inputs must be finite dequantised images in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FlowTask:
+  config: ml_collections.ConfigDict
+  data: DataInfo
+
+  @functools.cached_property
+  def model(self):
+    m, shape = self.config.model, self.data.image_shape
+    if m.name == "glow":
+      return Glow(shape, m.num_levels, m.num_steps, m.hidden, m.learn_split_prior)
+    if m.name == "realnvp":
+      return RealNVP(shape, m.num_scales, m.hidden, m.num_blocks, m.logit_alpha)
+    raise ValueError(f"unknown flow model.name {m.name!r}; known: {list(MODELS)}")
+
+  @functools.cached_property
+  def optimizer(self) -> optax.GradientTransformation:
+    return common.make_optimizer(self.config.optim, self.config.train.steps)
+
+  def dequantize(self, x: jax.Array, rng: jax.Array) -> jax.Array:
+    return (x.astype(jnp.float32) + jax.random.uniform(rng, x.shape)) / self.data.num_levels
+
+  def log_prob(self, params, y: jax.Array) -> jax.Array:
+    """Exact log-density of dequantised images y in [0, 1)^D, per example."""
+    check_finite_input(y)
+    z, log_det = self.model.apply({"params": params}, y)
+    return standard_normal_log_prob(z) + log_det
+
+  def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array) -> jax.Array:
+    """The dequantisation bound on log P(x) in nats for images of levels {0, ..., K-1}."""
+    return self.log_prob(params, self.dequantize(x, rng)) - self.data.num_dims * math.log(self.data.num_levels)
+
+  def bits_per_dim(self, log_likelihood: jax.Array) -> jax.Array:
+    return -log_likelihood / (self.data.num_dims * math.log(2.0))
+
+  # -- the task contract -------------------------------------------------------------------------
+
+  def init(self, rng: jax.Array, example_batch: Batch) -> State:
+    """ActNorm layers initialise from `example_batch` (use a real batch, not zeros)."""
+    init_rng, noise_rng = jax.random.split(rng)
+    params = self.model.init(init_rng, self.dequantize(example_batch["image"], noise_rng))["params"]
+    return {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
+
+  def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
+    def loss_fn(params):
+      return jnp.mean(self.bits_per_dim(self.log_likelihood_bound(params, batch["image"], rng)))
+
+    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+    updates, opt_state = self.optimizer.update(grads, state["opt_state"], state["params"])
+    params = optax.apply_updates(state["params"], updates)
+    grad_norm = optax.tree.norm(grads)
+    new_state, nonfinite = common.commit_if_finite(
+        state, {"params": params, "opt_state": opt_state, "step": state["step"]},
+        common.all_finite(loss, grad_norm, optax.tree.norm(updates)),
+    )
+    return new_state, {"loss": loss, "bpd": loss, "grad_norm": grad_norm, "nonfinite": nonfinite}
+
+  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
+    log_likelihood = self.log_likelihood_bound(state["params"], batch["image"], rng)
+    finite = jnp.isfinite(log_likelihood)
+    mask = batch["mask"]
+    return {
+        "count": jnp.sum(mask),
+        "log_likelihood": jnp.sum(jnp.where(finite, log_likelihood, 0.0) * mask),
+        "nonfinite": jnp.sum(jnp.where(finite, 0.0, mask)),
+    }
+
+  def summarize(self, sums: dict) -> dict[str, float]:
+    """Test bits/dim over the whole split; NaN (with the count) if any example was not finite."""
+    count, nonfinite = float(sums["count"]), float(sums["nonfinite"])
+    mean = float(sums["log_likelihood"]) / count if not nonfinite else float("nan")
+    return {
+        "bpd": float(self.bits_per_dim(mean)),
+        "log_likelihood": mean,
+        "nonfinite_examples": int(nonfinite),
+        "num_examples": int(count),
+    }
+
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
+    """Images from latents drawn from N(0, temperature^2 I), quantised back to the data's levels."""
+    z = temperature * jax.random.normal(rng, (num, self.data.num_dims))
+    return self.to_levels(self.decode(state["params"], z))
+
+  def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
+    """Decodes the straight line between the latents of bin-centred `start` and `end` images."""
+    params = state["params"]
+    z_start, z_end = (self.model.apply({"params": params}, self.centre_of_bins(x))[0] for x in (start, end))
+    weights = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]
+    z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
+    return self.to_levels(self.decode(params, z))
+
+  def decode(self, params, z: jax.Array) -> jax.Array:
+    """Images y in (about) [0, 1) for latents z [..., D]."""
+    images, _ = self.model.apply({"params": params}, z.reshape((-1, z.shape[-1])), inverse=True)
+    return images.reshape(z.shape[:-1] + self.data.image_shape)
+
+  def centre_of_bins(self, x: jax.Array) -> jax.Array:
+    return (x.astype(jnp.float32) + 0.5) / self.data.num_levels
+
+  def to_levels(self, y: jax.Array) -> jax.Array:
+    levels = self.data.num_levels
+    return jnp.clip(jnp.floor(y * levels), 0, levels - 1).astype(jnp.uint8)

@@ -1,0 +1,135 @@
+import chex
+import distrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genzoo import bijectors
+from genzoo.runner import train as runner
+from genzoo.tasks import DataInfo, make_task
+from genzoo.tasks.flow import FlowTask, standard_normal_log_prob
+
+DIGITS = DataInfo((8, 8, 1), 17)
+
+
+def digit_batch(key, batch_size, info=DIGITS):
+  images = jax.random.randint(key, (batch_size,) + info.image_shape, 0, info.num_levels)
+  return {"image": np.asarray(images, np.uint8), "label": np.zeros((batch_size,), np.int32),
+          "mask": np.ones((batch_size,), np.float32)}
+
+
+@pytest.fixture(scope="module", params=["glow", "realnvp"])
+def flow(request, experiment):
+  """A smoke-size task and its initial state, built once per model for the whole module."""
+  key = jax.random.key(0)
+  task = make_task(experiment(request.param, "smoke"), DIGITS)
+  return task, jax.jit(task.init)(key, digit_batch(key, 16))
+
+
+def test_uniform_density_scores_exactly_n_bits(experiment, key, monkeypatch):
+  info = DataInfo((4, 4, 1), 2**5)  # 5-bit data
+  task = make_task(experiment("glow", "smoke"), info)
+  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y: jnp.zeros(y.shape[0]))  # p(y) = 1 on [0,1)^D
+  sums = task.eval_step({"params": None}, digit_batch(key, 8, info), key)
+  assert task.summarize(jax.device_get(sums))["bpd"] == pytest.approx(5.0, abs=1e-6)
+
+
+def test_samples_inverted_back_give_their_latents(flow, key):
+  task, state = flow
+  z = jax.random.normal(key, (6, DIGITS.num_dims))
+  y = jax.jit(task.decode)(state["params"], z)
+  z_back, _ = jax.jit(task.model.apply)({"params": state["params"]}, y)
+  np.testing.assert_allclose(z_back, z, atol=1e-4)
+
+
+def test_sample_and_interpolate_give_images_in_the_data_levels(flow, key):
+  task, state = flow
+  samples = jax.jit(task.sample, static_argnums=2)(state, key, 5, 0.7)
+  assert samples.shape == (5, 8, 8, 1) and samples.dtype == jnp.uint8 and int(samples.max()) <= 16
+  x = digit_batch(key, 4)["image"]
+  assert jax.jit(task.interpolate, static_argnums=3)(state, x[:2], x[2:], 5).shape == (2, 5, 8, 8, 1)
+
+
+def test_log_prob_of_a_2d_flow_integrates_to_one(key):
+  """Points of the plane as 1x1 images with 2 channels, through ActNorm, LU 1x1 and couplings."""
+  keys = jax.random.split(key, 4)
+  weights = jax.random.normal(keys[0], (2, 1, 1)) * 0.8
+
+  def conditioner(x_a):
+    return jnp.sin(x_a @ weights[0]), x_a @ weights[1]
+
+  lu = bijectors.lu_init(keys[1], 2)
+  steps = [
+      bijectors.ActNorm(jnp.array([0.3, -0.2]), jnp.array([0.5, -1.0])),
+      bijectors.LUInvertible1x1Conv(**dict(lu, upper=lu["upper"] + 0.7)),
+      bijectors.ChannelAffineCoupling(conditioner, scale_form="tanh"),
+      bijectors.ChannelPermutation([1, 0]),
+      bijectors.ChannelAffineCoupling(conditioner, scale_form="sigmoid"),
+  ]
+  flow = bijectors.MultiScale((1, 1, 2), [
+      bijectors.Level(distrax.Chain(steps[::-1]), squeeze=False, split=False)])
+  side = jnp.linspace(-15.0, 15.0, 750)
+  grid = jnp.stack(jnp.meshgrid(side, side, indexing="ij"), -1).reshape(-1, 1, 1, 2)
+  z, log_det = flow.forward_and_log_det(grid)
+  density = jnp.exp(standard_normal_log_prob(z) + log_det)
+  cell = (side[1] - side[0]) ** 2
+  assert float(jnp.sum(density) * cell) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_non_finite_input_to_log_prob_is_reported(flow, key):
+  task, state = flow
+  y = jnp.full((2,) + DIGITS.image_shape, 0.5).at[1, 0, 0, 0].set(jnp.nan)
+  with pytest.raises(ValueError, match=r"log_prob got 1 non-finite input values \(NaN or inf\)"):
+    task.log_prob(state["params"], y)
+
+
+def test_non_finite_examples_are_counted_not_averaged(flow, key, monkeypatch):
+  task, state = flow
+  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y: jnp.array([0.0, jnp.nan, 0.0, 0.0]))
+  summary = task.summarize(jax.device_get(jax.jit(task.eval_step)(state, digit_batch(key, 4), key)))
+  assert summary["nonfinite_examples"] == 1 and np.isnan(summary["bpd"])
+
+
+def test_each_step_function_compiles_once(flow, key):
+  task, state = flow
+  chex.clear_trace_counter()  # the counter is per function, and this test runs once per model
+  train_step = jax.jit(chex.assert_max_traces(task.train_step, n=1))
+  eval_step = jax.jit(chex.assert_max_traces(task.eval_step, n=1))
+  for i in range(3):
+    batch = digit_batch(jax.random.fold_in(key, i), 16)
+    state, metrics = train_step(state, batch, jax.random.fold_in(key, i))
+    eval_step(state, batch, key)
+  assert np.isfinite(float(metrics["loss"]))
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch(flow, key):
+  task, state = flow
+  batch = digit_batch(key, 16)
+  step = jax.jit(task.train_step)
+  losses = []
+  for i in range(30):
+    state, metrics = step(state, batch, jax.random.fold_in(key, i))
+    losses.append(float(metrics["loss"]))
+  assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
+
+
+def test_image_size_the_levels_cannot_squeeze_is_refused(experiment, key):
+  config = experiment("glow", "smoke")
+  config.model.num_levels = 4
+  task = make_task(config, DIGITS)
+  with pytest.raises(ValueError, match=r"image shape \(8, 8, 1\) cannot pass the 4 squeezes of this flow's levels: "
+                     r"level 4 of 4 gets 1x1, which is not even. Use an image size divisible by 16 or fewer levels."):
+    task.init(key, digit_batch(key, 2))
+
+
+@pytest.mark.parametrize("name", ["glow", "realnvp"])
+def test_smoke_run_trains_samples_and_interpolates(experiment, tmp_path, name):
+  config = experiment(name, "smoke")
+  config.data.data_dir = str(tmp_path / "tfds")
+  workdir = str(tmp_path / "run")
+  final = runner.train_and_evaluate(config, workdir)
+  assert final["num_examples"] == 359 and final["nonfinite_examples"] == 0
+  assert 0.0 < final["bpd"] < 2 * np.log2(17)
+  assert runner.sample(workdir, None, num=4, temperature=0.7).endswith("samples_4_t0.7.png")
+  runner.interpolate(workdir, str(tmp_path / "walk.png"), num_pairs=2, num_steps=4)
