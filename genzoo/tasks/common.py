@@ -46,6 +46,18 @@ def all_finite(*trees) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
+def apply_gradients(optimizer: optax.GradientTransformation, state: dict, grads, loss: jax.Array):
+  """One optimiser step on `state["params"]`, kept only if the loss, gradients and update are all
+  finite (see `commit_if_finite`). Returns (new state, gradient norm, nonfinite flag)."""
+  updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+  params = optax.apply_updates(state["params"], updates)
+  grad_norm = optax.tree.norm(grads)
+  finite = all_finite(loss, grad_norm, optax.tree.norm(updates))
+  new_state, nonfinite = commit_if_finite(
+      state, {**state, "params": params, "opt_state": opt_state}, finite)
+  return new_state, grad_norm, nonfinite
+
+
 def commit_if_finite(state: dict, updated: dict, finite: jax.Array) -> tuple[dict, jax.Array]:
   """Returns `updated` (with the step advanced) if `finite`, else `state` with the step advanced.
 

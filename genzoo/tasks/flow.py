@@ -90,13 +90,7 @@ class FlowTask:
       return jnp.mean(self.bits_per_dim(self.log_likelihood_bound(params, batch["image"], rng)))
 
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-    updates, opt_state = self.optimizer.update(grads, state["opt_state"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
-    grad_norm = optax.tree.norm(grads)
-    new_state, nonfinite = common.commit_if_finite(
-        state, {"params": params, "opt_state": opt_state, "step": state["step"]},
-        common.all_finite(loss, grad_norm, optax.tree.norm(updates)),
-    )
+    new_state, grad_norm, nonfinite = common.apply_gradients(self.optimizer, state, grads, loss)
     return new_state, {"loss": loss, "bpd": loss, "grad_norm": grad_norm, "nonfinite": nonfinite}
 
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:

@@ -74,13 +74,7 @@ class VAETask:
       return jnp.mean(-log_px + beta * kl), (log_px, kl)
 
     (loss, (log_px, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-    updates, opt_state = self.optimizer.update(grads, state["opt_state"], state["params"])
-    params = optax.apply_updates(state["params"], updates)
-    grad_norm = optax.tree.norm(grads)
-    new_state, nonfinite = common.commit_if_finite(
-        state, {"params": params, "opt_state": opt_state, "step": state["step"]},
-        common.all_finite(loss, grad_norm, optax.tree.norm(updates)),
-    )
+    new_state, grad_norm, nonfinite = common.apply_gradients(self.optimizer, state, grads, loss)
     elbo = jnp.mean(log_px - kl)
     metrics = {
         "loss": loss,
