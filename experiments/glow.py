@@ -1,11 +1,13 @@
 """Glow experiments (Kingma & Dhariwal 2018). Pick a variant with `--config experiments/glow.py:VARIANT`.
 
-mnist5k (the quick-start flow): L=2 levels x K=8 steps, 64 hidden channels, on the embedded 5,000
-  MNIST digits (28x28 squeezes twice), trains in minutes on 2 CPU cores.
+mnist5k: L=2 levels x K=8 steps, 64 hidden channels, on the embedded 5,000 MNIST digits (28x28
+  squeezes twice).
     genzoo train --config experiments/glow.py:mnist5k --workdir runs/glow_mnist5k
-  Measured: see the README.
+  Measured (2 CPU cores, about 1.8 steps/s): test 2.789 bits/dim at step 1,000, still falling;
+  the full 3,000 steps take about 30 minutes here.
 
 digits: L=2, K=4, 32 hidden channels on the 8x8 digits (17 levels); trains in about a minute.
+  Measured: test 2.494 bits/dim after 1,500 steps (a uniform model scores log2(17) = 4.09).
 
 mnist: the paper's MNIST setting, L=3, K=32, 512 hidden channels on MNIST zero-padded to 32x32,
   Adam lr 1e-3 with linear warm-up, batch 64. Published: 1.05 bits/dim (table 2 of the paper).
