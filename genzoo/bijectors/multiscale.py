@@ -9,6 +9,7 @@ normal base distribution on them gives an exact log-likelihood.
 """
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 
 import distrax
@@ -82,7 +83,7 @@ class MultiScale(distrax.Bijector):
   def inverse_and_log_det(self, y):
     batch = y.shape[:-1]
     sizes = [h * w * c for h, w, c in self.piece_shapes]
-    flat = jnp.split(y, list(_cumulative(sizes[:-1])), axis=-1)
+    flat = jnp.split(y, list(itertools.accumulate(sizes[:-1])), axis=-1)
     h = flat[-1].reshape(batch + self.piece_shapes[-1])
     split_pieces = iter(reversed(list(zip(flat[:-1], self.piece_shapes[:-1]))))
     log_det = jnp.zeros(batch, y.dtype)
@@ -102,9 +103,3 @@ class MultiScale(distrax.Bijector):
         h = unsqueeze(h)
     return h, log_det
 
-
-def _cumulative(sizes):
-  total = 0
-  for size in sizes:
-    total += size
-    yield total

@@ -18,7 +18,7 @@ def check_downsamplable(image_shape: Sequence[int], num_stages: int, what: str) 
     )
 
 
-def _fold_batch(x: jax.Array, event_rank: int) -> tuple[jax.Array, tuple[int, ...]]:
+def fold_batch(x: jax.Array, event_rank: int) -> tuple[jax.Array, tuple[int, ...]]:
   """Folds every leading axis into one batch axis, as Linen convolutions expect."""
   batch_shape = x.shape[: x.ndim - event_rank]
   return x.reshape((-1,) + x.shape[x.ndim - event_rank :]), batch_shape
@@ -33,7 +33,7 @@ class ConvEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     check_downsamplable(x.shape[-3:], len(self.channels), "convolutional encoder")
-    x, batch_shape = _fold_batch(x, 3)
+    x, batch_shape = fold_batch(x, 3)
     for width in self.channels:
       x = nn.relu(nn.Conv(width, (4, 4), strides=(2, 2), padding="SAME")(x))
     x = nn.Dense(self.num_outputs)(x.reshape(x.shape[0], -1))
@@ -56,7 +56,7 @@ class ConvDecoder(nn.Module):
     check_downsamplable(self.image_shape, len(self.channels), "convolutional decoder")
     height, width, depth = self.image_shape
     factor = 2 ** len(self.channels)
-    z, batch_shape = _fold_batch(z, 1)
+    z, batch_shape = fold_batch(z, 1)
     seed_shape = (height // factor, width // factor, self.channels[0])
     x = nn.relu(nn.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(z))
     x = x.reshape((-1,) + seed_shape)

@@ -9,6 +9,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genzoo.nets.conv import fold_batch
+
 
 def patches_3x3(x: jax.Array) -> jax.Array:
   """[B, H, W, C] -> [B, H, W, 9C]: each pixel's zero-padded 3x3 neighbourhood, in channels."""
@@ -45,10 +47,6 @@ class ZeroConv(nn.Module):
     return y * jnp.exp(3.0 * log_gain)
 
 
-def _fold(x: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
-  return x.reshape((-1,) + x.shape[-3:]), x.shape[:-3]
-
-
 class GlowConditioner(nn.Module):
   """Glow's NN(): conv 3x3 -> ReLU -> 1x1 (Dense) -> ReLU -> zero conv 3x3, returning (shift, raw)
   with `out_channels` channels each."""
@@ -58,7 +56,7 @@ class GlowConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x, batch = _fold(x)
+    x, batch = fold_batch(x, 3)
     h = nn.relu(Conv3x3(self.hidden)(x))
     h = nn.relu(nn.Dense(self.hidden)(h))
     out = ZeroConv(2 * self.out_channels)(h)
@@ -76,7 +74,7 @@ class ResNetConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x, batch = _fold(x)
+    x, batch = fold_batch(x, 3)
     h = Conv3x3(self.hidden)(x)
     for _ in range(self.num_blocks):
       r = Conv3x3(self.hidden)(nn.relu(h))
@@ -93,7 +91,7 @@ class SplitPrior(nn.Module):
 
   @nn.compact
   def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
-    h, batch = _fold(h)
+    h, batch = fold_batch(h, 3)
     out = ZeroConv(2 * self.out_channels)(h)
     mean, log_scale = jnp.split(out.reshape(batch + out.shape[1:]), 2, axis=-1)
     return mean, log_scale
