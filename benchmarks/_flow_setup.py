@@ -12,11 +12,12 @@ from genzoo.tasks import DataInfo, make_task
 IMAGE = DataInfo((32, 32, 1), 256)
 
 
-def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size: int = 64):
+def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size: int = 64,
+              remat: bool = True):
   config = base_config()
   config.task = "flow"
   config.model = dict(name="glow", num_levels=num_levels, num_steps=num_steps, hidden=hidden,
-                      learn_split_prior=True)
+                      learn_split_prior=True, remat=remat)
   config.data.batch_size = batch_size
   return make_task(config, IMAGE)
 

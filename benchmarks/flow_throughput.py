@@ -2,13 +2,16 @@
 
 Reports training steps/s and evaluation images/s, and utilisation: the model's matmul FLOP/s
 (counted by `glow_forward_flops`; a training step costs 3x the forward pass: forward, and the
-backward pass's two matmuls per forward matmul) over this machine's fp32 matmul peak measured in
-the same run.
+backward pass's two matmuls per forward matmul; rematerialisation's extra forward is not counted)
+over this machine's fp32 matmul peak. Shared machines drift, so each round measures the peak
+right before timing the model, and the table gives the median over rounds of the rates and of the
+per-round utilisation.
 
-  python benchmarks/flow_throughput.py [--steps 10] [--num-steps-per-level 8]
+  python benchmarks/flow_throughput.py [--rounds 5] [--steps 3] [--no-remat]
 """
 
 import argparse
+import statistics
 import time
 
 import jax
@@ -16,9 +19,7 @@ import jax
 import _flow_setup as setup
 
 
-def timed(fn, args, repeats):
-  out = fn(*args)
-  jax.block_until_ready(out)
+def seconds_per_call(fn, args, repeats):
   start = time.perf_counter()
   for _ in range(repeats):
     out = fn(*args)
@@ -28,28 +29,44 @@ def timed(fn, args, repeats):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=10)
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--steps", type=int, default=3, help="timed calls per round and phase")
   parser.add_argument("--num-steps-per-level", type=int, default=8)
   parser.add_argument("--batch-size", type=int, default=64)
+  parser.add_argument("--remat", action=argparse.BooleanOptionalAction, default=True)
   args = parser.parse_args()
-  task = setup.glow_task(args.num_steps_per_level, batch_size=args.batch_size)
+  task = setup.glow_task(args.num_steps_per_level, batch_size=args.batch_size, remat=args.remat)
   batch = setup.random_batch(args.batch_size)
   key = jax.random.key(0)
   state = jax.jit(task.init)(key, batch)
-  train = jax.jit(task.train_step)
-  evaluate = jax.jit(task.eval_step)
-  train_seconds = timed(lambda s: train(s, batch, key), (state,), args.steps)
-  eval_seconds = timed(lambda s: evaluate(s, batch, key), (state,), args.steps)
-  peak = setup.matmul_peak_flops()
-  forward = setup.glow_forward_flops(args.num_steps_per_level) * args.batch_size
-  train_flops = 3 * forward / train_seconds
-  eval_flops = forward / eval_seconds
-  print(f"Glow 1x32x32, L=3, K={args.num_steps_per_level}, hidden 128, batch {args.batch_size}, fp32; "
-        f"{jax.device_count()} x {jax.devices()[0].platform}; fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
-  print("| phase | rate | model GFLOP/s | utilisation |")
+  phases = {
+      "train": jax.jit(lambda s: task.train_step(s, batch, key)),
+      "eval": jax.jit(lambda s: task.eval_step(s, batch, key)),
+  }
+  flops = setup.glow_forward_flops(args.num_steps_per_level) * args.batch_size
+  flops = {"train": 3 * flops, "eval": flops}
+  for step in phases.values():
+    jax.block_until_ready(step(state))  # compile
+  seconds = {phase: [] for phase in phases}
+  utilisation = {phase: [] for phase in phases}
+  peaks = []
+  for _ in range(args.rounds):
+    peaks.append(setup.matmul_peak_flops(repeats=3))
+    for phase, step in phases.items():
+      seconds[phase].append(seconds_per_call(step, (state,), args.steps))
+      utilisation[phase].append(flops[phase] / seconds[phase][-1] / peaks[-1])
+
+  print(f"Glow 1x32x32, L=3, K={args.num_steps_per_level}, hidden 128, batch {args.batch_size}, fp32, "
+        f"remat {args.remat}; {jax.device_count()} x {jax.devices()[0].platform}; fp32 matmul peak "
+        f"{statistics.median(peaks) / 1e9:.1f} GFLOP/s (median of {args.rounds} rounds, "
+        f"range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")
+  print("| phase | rate | model GFLOP/s | utilisation (median, range) |")
   print("|---|---|---|---|")
-  print(f"| train | {1 / train_seconds:.2f} steps/s | {train_flops / 1e9:.1f} | {train_flops / peak:.1%} |")
-  print(f"| eval | {args.batch_size / eval_seconds:.1f} images/s | {eval_flops / 1e9:.1f} | {eval_flops / peak:.1%} |")
+  for phase, unit, per_call in (("train", "steps/s", 1), ("eval", "images/s", args.batch_size)):
+    median_seconds = statistics.median(seconds[phase])
+    print(f"| {phase} | {per_call / median_seconds:.2f} {unit} | {flops[phase] / median_seconds / 1e9:.1f} | "
+          f"{statistics.median(utilisation[phase]):.1%} ({min(utilisation[phase]):.1%}-"
+          f"{max(utilisation[phase]):.1%}) |")
 
 
 if __name__ == "__main__":

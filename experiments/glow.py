@@ -49,7 +49,7 @@ def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
   config = base_config()
   config.task = "flow"
   config.model = ml_collections.ConfigDict(
-      dict(name="glow", num_levels=2, num_steps=8, hidden=64, learn_split_prior=True))
+      dict(name="glow", num_levels=2, num_steps=8, hidden=64, learn_split_prior=True, remat=True))
   config.data.batch_size = 64
   config.data.eval_batch_size = 200
   config.optim.learning_rate = 1e-3

@@ -45,10 +45,16 @@ class GlowStep(nn.Module):
     return (h, log_det + step_log_det), None
 
 
-def scanned_steps(num_steps: int, hidden: int, reverse: bool, name: str) -> nn.Module:
-  """K Glow steps with stacked parameters; `reverse` runs their inverses last to first."""
+def scanned_steps(num_steps: int, hidden: int, reverse: bool, remat: bool, name: str) -> nn.Module:
+  """K Glow steps with stacked parameters; `reverse` runs their inverses last to first.
+
+  With `remat`, the backward pass recomputes each step's activations from its input instead of
+  keeping K stacked copies of them: memory no longer grows with K x hidden, and on XLA:CPU the
+  step is as fast (allocating and filling the stacked buffers costs about as much as the
+  recomputation)."""
+  step = nn.remat(GlowStep, prevent_cse=False) if remat else GlowStep
   scan = nn.scan(
-      GlowStep,
+      step,
       variable_axes={"params": 0},
       split_rngs={"params": True},
       length=num_steps,
@@ -70,6 +76,7 @@ class Glow(nn.Module):
   num_steps: int = 32
   hidden: int = 512
   learn_split_prior: bool = True
+  remat: bool = True
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False):
@@ -83,7 +90,7 @@ class Glow(nn.Module):
         self.image_shape, [bijectors.Level(split=i < self.num_levels - 1) for i in range(self.num_levels)])
     levels = [bijectors.Level(CENTRE, squeeze=False, split=False)]
     for index, (_, _, depth) in enumerate(inner_shapes):
-      steps = scanned_steps(self.num_steps, self.hidden, inverse, name=f"level{index}")
+      steps = scanned_steps(self.num_steps, self.hidden, inverse, self.remat, name=f"level{index}")
       is_last = index == self.num_levels - 1
       prior = None
       if self.learn_split_prior and not is_last:

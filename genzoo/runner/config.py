@@ -19,6 +19,7 @@ RESUMABLE_CHANGES = (
     "train.max_to_keep",
     "train.on_nonfinite",
     "eval.",
+    "model.remat",  # memory versus recomputation; the same parameters and updates
 )
 NONFINITE_POLICIES = ("stop", "skip")
 

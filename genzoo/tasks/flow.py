@@ -52,7 +52,7 @@ class FlowTask:
   def model(self):
     m, shape = self.config.model, self.data.image_shape
     if m.name == "glow":
-      return Glow(shape, m.num_levels, m.num_steps, m.hidden, m.learn_split_prior)
+      return Glow(shape, m.num_levels, m.num_steps, m.hidden, m.learn_split_prior, m.remat)
     if m.name == "realnvp":
       return RealNVP(shape, m.num_scales, m.hidden, m.num_blocks, m.logit_alpha)
     raise ValueError(f"unknown flow model.name {m.name!r}; known: {list(MODELS)}")

@@ -114,6 +114,22 @@ def test_training_lowers_the_loss_on_a_fixed_batch(flow, key):
   assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
 
 
+def test_glow_remat_changes_memory_not_the_gradient(experiment, key):
+  batch = digit_batch(key, 8)
+
+  def loss_and_grads(remat):
+    config = experiment("glow", "smoke")
+    config.model.remat = remat
+    task = make_task(config, DIGITS)
+    params = jax.jit(task.init)(key, batch)["params"]
+    y = task.dequantize(batch["image"], key)
+    return jax.jit(jax.value_and_grad(lambda p: -jnp.mean(task.log_prob(p, y))))(params)
+
+  (loss, grads), (loss_remat, grads_remat) = loss_and_grads(False), loss_and_grads(True)
+  np.testing.assert_allclose(loss_remat, loss, rtol=1e-6)
+  jax.tree.map(lambda g, e: np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6), grads_remat, grads)
+
+
 def test_image_size_the_levels_cannot_squeeze_is_refused(experiment, key):
   config = experiment("glow", "smoke")
   config.model.num_levels = 4
