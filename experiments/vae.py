@@ -50,7 +50,8 @@ def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
       )
   )
   config.loss = ml_collections.ConfigDict(dict(beta=1.0, kl_warmup_steps=0))
-  config.eval = ml_collections.ConfigDict(dict(iwae_k=100, iwae_chunk_size=250))
+  config.eval.iwae_k = 100
+  config.eval.iwae_chunk_size = 250
   config.data.batch_size = 64
   config.data.eval_batch_size = 200
 

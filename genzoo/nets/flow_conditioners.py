@@ -2,65 +2,16 @@
 
 The last layer of every conditioner is zero-initialised (Glow, sec. 3.3), so each coupling starts
 as the identity and a deep flow trains stably. Channel mixing at 1x1 is written as Dense (a
-matmul), which XLA:CPU runs much faster than a 1x1 convolution.
+matmul) and 3x3 convolutions as `nets.matmul_conv.Conv3x3`, which XLA:CPU runs much faster than
+its convolution kernels.
 """
-
-import itertools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from genzoo.nets.conv import fold_batch
-
-
-def patches_3x3(x: jax.Array) -> jax.Array:
-  """[B, H, W, C] -> [B, H, W, 9C]: each pixel's zero-padded 3x3 neighbourhood, in channels."""
-  height, width = x.shape[1], x.shape[2]
-  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  return jnp.concatenate(
-      [padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)], axis=-1)
-
-
-def sum_shifted_taps(taps: jax.Array) -> jax.Array:
-  """[B, H, W, 3, 3, F] -> [B, H, W, F]: out[h, w] = sum_ij taps[h + i - 1, w + j - 1, i, j].
-
-  `taps[p, i, j]` is pixel p's contribution to the neighbour that sees it through kernel tap
-  (i, j); pixels outside the image contribute zero ('SAME' padding). Written as a split and
-  shifts so that the gradient is a concatenation of shifted copies of the output gradient."""
-  per_tap = jnp.split(taps.reshape(taps.shape[:3] + (9, taps.shape[-1])), 9, axis=3)
-  total = 0.0
-  for tap, (i, j) in zip(per_tap, itertools.product(range(3), range(3))):
-    # A negative low pad crops: shifted[h, w] = tap[h + i - 1, w + j - 1], zero outside.
-    total += jax.lax.pad(tap[:, :, :, 0], 0.0, [(0, 0, 0), (1 - i, i - 1, 0), (1 - j, j - 1, 0), (0, 0, 0)])
-  return total
-
-
-class Conv3x3(nn.Module):
-  """A 3x3 'SAME' convolution (kernel [3, 3, C_in, features] and bias, as `nn.Conv`) as one matmul.
-
-  XLA:CPU runs a matmul, and above all its gradient, far faster than its convolution kernels. The
-  matmul is arranged so that the tensor it materialises is the smaller of two:
-    C_in <= features: patches [.., 9 C_in] @ kernel [9 C_in, features];
-    C_in > features:  x @ kernel [C_in, 9 features] gives every pixel's 9 tap outputs, which
-                      `sum_shifted_taps` adds up at the neighbours they belong to.
-  """
-
-  features: int
-  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    in_features = x.shape[-1]
-    kernel = self.param("kernel", self.kernel_init, (3, 3, in_features, self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    if in_features <= self.features:
-      y = patches_3x3(x) @ kernel.reshape(9 * in_features, self.features)
-    else:
-      taps_kernel = kernel.transpose(2, 0, 1, 3).reshape(in_features, 9 * self.features)
-      taps = (x @ taps_kernel).reshape(x.shape[:-1] + (3, 3, self.features))
-      y = sum_shifted_taps(taps)
-    return y + bias
+from genzoo.nets.matmul_conv import Conv3x3
 
 
 class ZeroConv(nn.Module):

@@ -1,7 +1,8 @@
 """The `genzoo` command.
 
   genzoo train --config experiments/vae.py:mnist5k [--config.a.b=v ...] --workdir DIR [--overwrite]
-  genzoo eval --workdir DIR [--step N] [--iwae-k K]
+  genzoo eval --workdir DIR [--step N] [--iwae-k K] [--metrics fid,kid,modes] [--features-dir DIR]
+  genzoo train-features --dataset mnist5k [--features-dir DIR]
   genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
 
@@ -16,7 +17,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-COMMANDS = ("train", "eval", "sample", "interpolate")
+COMMANDS = ("train", "eval", "sample", "interpolate", "train-features")
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, optionally with a variant: experiments/vae.py:mnist5k",
@@ -33,6 +34,12 @@ _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of th
 _OUTPUT = flags.DEFINE_string("output", None, "sample/interpolate: PNG path (default: in the workdir).")
 _NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test images, one row each.")
 _NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: images per row.")
+_METRICS = flags.DEFINE_string(
+    "metrics", None, "eval: sample-quality metrics to add, comma-separated out of fid,kid,modes.")
+_FEATURES_DIR = flags.DEFINE_string(
+    "features-dir", None, "eval/train-features: directory of the cached feature classifiers "
+    "(default: $GENZOO_FEATURES_DIR or ~/.cache/genzoo/features).")
+_DATASET = flags.DEFINE_string("dataset", None, "train-features: dataset to train the feature classifier on.")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator-address", None, "--multihost: host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num-processes", None, "--multihost: number of processes.")
@@ -56,6 +63,9 @@ def main(argv: list[str]) -> None:
     # Library INFO logs (Orbax writes several per checkpoint) only with --verbosity=0.
     logging.set_verbosity(logging.WARNING)
   command = _command(argv)
+  if command == "train-features":
+    _train_features()
+    return
   workdir = _require_workdir()
   if _MULTIHOST.value:
     import jax
@@ -69,7 +79,7 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("train needs --config, e.g. --config experiments/vae.py:mnist5k")
     runner.train_and_evaluate(_CONFIG.value, workdir, overwrite=_OVERWRITE.value)
   elif command == "eval":
-    metrics = runner.evaluate(workdir, _STEP.value, _IWAE_K.value)
+    metrics = runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value)
     if runner.is_chief():
       print(json.dumps(metrics, indent=2))
   elif command == "sample":
@@ -78,6 +88,15 @@ def main(argv: list[str]) -> None:
   else:
     path = runner.interpolate(workdir, _OUTPUT.value, _NUM_PAIRS.value, _NUM_STEPS.value, _STEP.value)
     runner.chief_print(f"wrote {path}")
+
+
+def _train_features() -> None:
+  if not _DATASET.value:
+    raise app.UsageError("train-features needs --dataset, e.g. --dataset mnist5k")
+  from genzoo import metrics
+
+  meta = metrics.train_feature_classifier(_DATASET.value, _FEATURES_DIR.value)
+  print(json.dumps(meta, indent=2))
 
 
 def run() -> None:

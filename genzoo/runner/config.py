@@ -64,7 +64,13 @@ def base_config() -> ml_collections.ConfigDict:
           on_nonfinite="stop",  # "stop" | "skip"
       )
   )
-  config.eval = ml_collections.ConfigDict()
+  config.eval = ml_collections.ConfigDict(
+      dict(
+          sample_metrics="",  # comma-separated subset of "fid,kid,modes", scored at every evaluation
+          metric_samples=1000,  # generated images scored against the whole test split
+          features_dir=config_dict.placeholder(str),  # feature classifiers (default: metrics.default_features_dir)
+      )
+  )
   return config
 
 

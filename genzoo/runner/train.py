@@ -22,7 +22,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from genzoo import data as datasets
-from genzoo import tasks
+from genzoo import metrics, tasks
 from genzoo.runner import config as run_config
 from genzoo.runner import images
 from genzoo.runner.checkpoints import Checkpoints, abstract_with_sharding
@@ -30,8 +30,9 @@ from genzoo.runner.mesh import DataParallel
 from genzoo.runner.writers import Progress, RunWriter
 
 DATASET_FILE = "dataset.json"
+PROGRESS_METRICS = ("loss", "elbo_bpd", "d_loss", "g_loss")  # shown on the progress line when present
 # Independent random streams, each folded with the step or batch index.
-INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM = range(4)
+INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM, METRICS_STREAM = range(5)
 
 
 class NonFiniteError(RuntimeError):
@@ -124,7 +125,26 @@ class Session:
     for index, local_batch in enumerate(batches):
       batch_sums = eval_step(state, self.parallel.global_batch(local_batch), jax.random.fold_in(eval_rng, index))
       sums = batch_sums if sums is None else jax.tree.map(jnp.add, sums, batch_sums)
-    return self.task.summarize(jax.device_get(sums))
+    return {**self.task.summarize(jax.device_get(sums)), **self.sample_metrics(state, test_data)}
+
+  def sample_metrics(self, state, test_data: datasets.ImageData) -> dict:
+    """FID/KID/mode coverage of `eval.metric_samples` samples against the test split, as listed
+    in `eval.sample_metrics` (nothing if empty). Configs stored before these keys read as empty."""
+    names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
+    if not names:
+      return {}
+    extractor = feature_extractor(self.config.data.name, self.config.eval.get("features_dir"),
+                                  self.config.data.data_dir)
+    sample = jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
+    rng = stream(self.config, METRICS_STREAM)
+
+    def generate(index: int, size: int) -> np.ndarray:
+      return jax.device_get(sample(state, jax.random.fold_in(rng, index), size, 1.0))
+
+    return metrics.evaluate_samples(
+        generate, test_data.images, test_data.num_levels, extractor, names,
+        num_samples=self.config.eval.get("metric_samples", 1000),
+        batch_size=self.config.data.eval_batch_size, reference_name=f"the {test_data.name} test split")
 
   def sample_grid(self, state, num: int, temperature: float = 1.0, rng=None) -> np.ndarray:
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
@@ -132,6 +152,18 @@ class Session:
     samples = np.asarray(jax.device_get(sample(state, rng, num, temperature)))
     columns = int(np.ceil(np.sqrt(num)))
     return images.grid(images.to_display(samples, self.data_info.num_levels), columns)
+
+
+def feature_extractor(dataset: str, features_dir: str | None, data_dir: str | None):
+  """The dataset's feature classifier, trained and cached first if there is none yet."""
+  try:
+    return metrics.ClassifierExtractor.load(dataset, features_dir)
+  except FileNotFoundError:
+    chief_print(f"no feature classifier cached for {dataset!r} yet: training one (`genzoo train-features`)")
+  if is_chief():
+    print(json.dumps(metrics.train_feature_classifier(dataset, features_dir, data_dir=data_dir)), flush=True)
+  multihost_utils.sync_global_devices("genzoo:feature_classifier")
+  return metrics.ClassifierExtractor.load(dataset, features_dir)
 
 
 def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool) -> None:
@@ -241,7 +273,7 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
       rate = progress.steps_per_sec(done)
       averaged = interval.pop()
       writer.scalars(done, {**{f"train/{k}": v for k, v in averaged.items()}, "steps_per_sec": rate})
-      chief_print(progress.line(done, rate, {k: averaged[k] for k in ("loss", "elbo_bpd") if k in averaged}))
+      chief_print(progress.line(done, rate, {k: averaged[k] for k in PROGRESS_METRICS if k in averaged}))
     if _due(done, train.checkpoint_every) or is_last:
       checkpoints.save(done, state)
     if _due(done, train.eval_every) or is_last:
@@ -300,9 +332,14 @@ def restore_session(workdir: str, step: int | None, config_overrides: dict | Non
   return config, session, step, state
 
 
-def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None) -> dict:
-  """Test metrics of a checkpoint over the whole test split; also written to eval_<step>.json."""
-  overrides = {"eval.iwae_k": iwae_k} if iwae_k is not None else {}
+def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None,
+             sample_metrics: str | None = None, features_dir: str | None = None) -> dict:
+  """Test metrics of a checkpoint over the whole test split; also written to eval_<step>.json.
+  `sample_metrics` ("fid,kid,modes" or a subset) adds sample-quality scores."""
+  overrides = {"eval.iwae_k": iwae_k, "eval.sample_metrics": sample_metrics, "eval.features_dir": features_dir}
+  overrides = {key: value for key, value in overrides.items() if value is not None}
+  if sample_metrics is not None:
+    metrics.parse_metric_names(sample_metrics)  # refuse unknown names before restoring anything
   config, session, step, state = restore_session(workdir, step, overrides)
   metrics = {"step": step, **session.evaluate(state, load_split(config, "test"))}
   if is_chief():

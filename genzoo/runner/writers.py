@@ -33,7 +33,8 @@ class RunWriter:
     with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
       f.write(json.dumps({"step": step, **metrics}) + "\n")
     for name, value in metrics.items():
-      self._tensorboard.add_scalar(name, value, step)
+      if isinstance(value, (int, float)):  # text (a metric's protocol) goes to metrics.jsonl only
+        self._tensorboard.add_scalar(name, value, step)
     self._tensorboard.flush()
 
   def image(self, step: int, name: str, image: np.ndarray, path: str, scale: int = 1) -> None:

@@ -4,9 +4,10 @@ import ml_collections
 
 from genzoo.tasks.base import DataInfo, Task
 from genzoo.tasks.flow import FlowTask
+from genzoo.tasks.gan import GANTask
 from genzoo.tasks.vae import VAETask
 
-TASKS = {"vae": VAETask, "flow": FlowTask}
+TASKS = {"vae": VAETask, "flow": FlowTask, "gan": GANTask}
 
 
 def make_task(config: ml_collections.ConfigDict, data: DataInfo) -> Task:

@@ -114,6 +114,7 @@ def test_training_lowers_the_loss_on_a_fixed_batch(flow, key):
   assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
 
 
+@pytest.mark.slow  # two Glow gradient compilations, about 50 s
 def test_glow_remat_changes_memory_not_the_gradient(experiment, key):
   batch = digit_batch(key, 8)
 

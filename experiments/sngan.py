@@ -1,0 +1,22 @@
+"""SN-GAN (Miyato et al. 2018): hinge loss and a spectrally normalised discriminator, on the
+DCGAN-style networks; Adam lr 2e-4, b1 = 0.5, b2 = 0.999, one discriminator step per generator
+step (setting C of the paper's table 1), batch 64. Pick a variant with
+`--config experiments/sngan.py:VARIANT`.
+
+mnist5k: a small SN-GAN (64 latents, widths 32) on the embedded 5,000 MNIST digits, scored with
+  FID, KID and mode coverage in the features of genzoo's own digit classifier.
+    genzoo train --config experiments/sngan.py:mnist5k --workdir runs/sngan_mnist5k
+mnist5k_collapsed: the same with the latent noise switched off (one image for every latent),
+  the reference case for the mode-collapse metrics.
+cifar10 and celeb_a (64x64). For context, Miyato et al. 2018 (table 2) report CIFAR-10 Inception
+  FIDs (10,000 samples) of 25.5 for the standard CNN with the hinge loss (29.3 with the standard
+  loss) and 21.7 for the ResNet, which trains with b1 = 0, b2 = 0.9 and 5 discriminator steps.
+smoke: a tiny model and a handful of steps on `digits`, for tests.
+"""
+
+from genzoo.tasks.gan import experiment_config
+
+
+def get_config(variant: str = "mnist5k"):
+  return experiment_config(variant, "sngan", loss="hinge", d_norm="spectral", learning_rate=2e-4,
+                           betas=(0.5, 0.999))

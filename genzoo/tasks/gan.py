@@ -1,0 +1,306 @@
+"""The GAN family: a generator and a discriminator, each with its own optimiser, behind the task
+contract (so the runner does not change).
+
+One training step makes `loss.d_steps` discriminator updates, each on its own chunk of the real
+batch (so `data.batch_size` = d_steps x the per-update batch) with fresh fakes, then one
+generator update on a batch of the chunk size. An exponential moving average of the generator
+weights (`loss.ema_decay`) is kept; sampling and evaluation use it.
+
+Config keys read here: `model` (name, latent_dim, latent_std, g_width, d_width, d_norm), `loss` (name,
+d_steps, gp_weight, r1_weight, ema_decay), `optim` (generator) and `d_optim` (discriminator),
+see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
+
+Objectives, on discriminator logits (or critic values) for real r and fake f:
+  minimax         D: softplus(-r) + softplus(f)  G: -softplus(f)   (Goodfellow et al. 2014, eq. 1)
+  non_saturating  D: as minimax                  G: softplus(-f)   (ibid., sec. 3)
+  hinge           D: relu(1 - r) + relu(1 + f)   G: -f             (Lim & Ye 2017; Miyato et al. 2018)
+  wasserstein     D: f - r                       G: -f             (Arjovsky et al. 2017)
+Regularisers of the discriminator: the gradient penalty gp_weight * E[(|grad D(x_hat)| - 1)^2] at
+random interpolates x_hat of real and fake images (Gulrajani et al. 2017, eq. 3), and R1,
+r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9).
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from genzoo.runner.config import base_config
+
+from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from genzoo.tasks import common
+from genzoo.tasks.base import Batch, DataInfo, State
+
+MODELS = ("dcgan",)
+LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein")
+STANDING_STATS_BATCH = 256  # latents whose batch statistics the EMA generator's batch norm uses
+
+
+def discriminator_loss(name: str, real: jax.Array, fake: jax.Array) -> jax.Array:
+  """Per-pair discriminator loss on real and fake logits (see the module docstring)."""
+  if name in ("minimax", "non_saturating"):
+    return jax.nn.softplus(-real) + jax.nn.softplus(fake)
+  if name == "hinge":
+    return jax.nn.relu(1.0 - real) + jax.nn.relu(1.0 + fake)
+  if name == "wasserstein":
+    return fake - real
+  raise ValueError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+
+
+def generator_loss(name: str, fake: jax.Array) -> jax.Array:
+  """Per-sample generator loss on fake logits (see the module docstring)."""
+  if name == "minimax":
+    return -jax.nn.softplus(fake)
+  if name == "non_saturating":
+    return jax.nn.softplus(-fake)
+  if name in ("hinge", "wasserstein"):
+    return -fake
+  raise ValueError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+
+
+def input_gradient_norms(critic, x: jax.Array) -> jax.Array:
+  """|d critic(x_i) / d x_i|_2 per example, for a critic that treats examples independently."""
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(x)
+  return jnp.sqrt(jnp.sum(jnp.square(grads.reshape(grads.shape[0], -1)), axis=-1) + 1e-12)
+
+
+def gradient_penalty(critic, real: jax.Array, fake: jax.Array, rng: jax.Array) -> jax.Array:
+  """E[(|grad critic(x_hat)| - 1)^2], x_hat = e x_real + (1 - e) x_fake, e ~ U[0, 1] per example."""
+  e = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+  return jnp.mean(jnp.square(input_gradient_norms(critic, e * real + (1.0 - e) * fake) - 1.0))
+
+
+def r1_penalty(critic, real: jax.Array) -> jax.Array:
+  """E[|grad critic(x_real)|^2] (to be weighted by r1_weight / 2)."""
+  return jnp.mean(jnp.square(input_gradient_norms(critic, real)))
+
+
+def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
+  """`decay`, lowered early on to (1 + n) / (10 + n) so the average is not stuck at initialisation."""
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GANTask:
+  config: ml_collections.ConfigDict
+  data: DataInfo
+
+  def __post_init__(self):
+    loss = self.config.loss
+    if loss.name not in LOSSES:
+      raise ValueError(f"unknown loss.name {loss.name!r}; known: {list(LOSSES)}")
+    if self.config.model.name not in MODELS:
+      raise ValueError(f"unknown GAN model.name {self.config.model.name!r}; known: {list(MODELS)}")
+    if loss.d_steps < 1 or self.config.data.batch_size % loss.d_steps:
+      raise ValueError(
+          f"loss.d_steps={loss.d_steps} must be positive and divide data.batch_size="
+          f"{self.config.data.batch_size}: each discriminator update takes its own chunk of the batch")
+
+  @functools.cached_property
+  def generator(self) -> DCGANGenerator:
+    return DCGANGenerator(self.data.image_shape, self.config.model.g_width)
+
+  @functools.cached_property
+  def discriminator(self) -> DCGANDiscriminator:
+    return DCGANDiscriminator(self.config.model.d_width, self.config.model.d_norm)
+
+  @functools.cached_property
+  def optimizers(self) -> dict[str, optax.GradientTransformation]:
+    steps = self.config.train.steps
+    return {"generator": common.make_optimizer(self.config.optim, steps),
+            "discriminator": common.make_optimizer(self.config.d_optim, steps)}
+
+  # -- the task contract -------------------------------------------------------------------------
+
+  def init(self, rng: jax.Array, example_batch: Batch) -> State:
+    g_rng, d_rng = jax.random.split(rng)
+    z = jnp.zeros((2, self.config.model.latent_dim))
+    g_vars = self.generator.init(g_rng, z, train=False)
+    d_vars = self.discriminator.init(d_rng, self.to_signed(example_batch["image"][:1]), train=False)
+    params = {"generator": g_vars.pop("params"), "discriminator": d_vars.pop("params")}
+    return {
+        "params": params,
+        "model_state": {"generator": dict(g_vars), "discriminator": dict(d_vars)},
+        "opt_state": {name: self.optimizers[name].init(params[name]) for name in params},
+        "ema_generator": params["generator"],
+        "step": jnp.zeros((), jnp.int32),
+    }
+
+  def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
+    d_steps = self.config.loss.d_steps
+    real_chunks = self.to_signed(batch["image"]).reshape((d_steps, -1) + self.data.image_shape)
+    d_rng, g_rng = jax.random.split(rng)
+
+    def d_update(carry, inputs):
+      real, step_rng = inputs
+      carry, metrics = self.discriminator_update(carry, real, step_rng)
+      return carry, metrics
+
+    updated, d_metrics = jax.lax.scan(d_update, state, (real_chunks, jax.random.split(d_rng, d_steps)))
+    updated, g_metrics = self.generator_update(updated, real_chunks.shape[1], g_rng)
+    finite = common.all_finite(d_metrics["d_loss"], d_metrics["d_grad_norm"], g_metrics["g_loss"],
+                               g_metrics["g_grad_norm"], updated["params"])
+    new_state, nonfinite = common.commit_if_finite(state, updated, finite)
+    return new_state, {**jax.tree.map(jnp.mean, d_metrics), **g_metrics, "nonfinite": nonfinite}
+
+  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
+    """Discriminator outputs on test images and on as many EMA-generator samples (masked sums)."""
+    mask = batch["mask"]
+    real = self.discriminate(state, self.to_signed(batch["image"]))
+    fake = self.discriminate(state, self.generate_ema(state, rng, mask.shape[0], 1.0))
+    d_loss = discriminator_loss(self.config.loss.name, real, fake)
+    return {"count": jnp.sum(mask), "d_real": jnp.sum(real * mask), "d_fake": jnp.sum(fake * mask),
+            "d_loss": jnp.sum(d_loss * mask)}
+
+  def summarize(self, sums: dict) -> dict[str, float]:
+    count = sums["count"]
+    return {**{name: float(sums[name] / count) for name in ("d_real", "d_fake", "d_loss")},
+            "num_examples": int(count)}
+
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
+    """EMA-generator images at latents N(0, temperature^2 I), in the data's levels."""
+    return self.to_levels(self.generate_ema(state, rng, num, temperature))
+
+  # -- the two players --------------------------------------------------------------------------
+
+  def discriminator_update(self, state: State, real: jax.Array, rng: jax.Array) -> tuple[State, dict]:
+    z_rng, penalty_rng = jax.random.split(rng)
+    fake, _ = self.generate(state["params"]["generator"], state, z_rng, real.shape[0], train=True)
+    fake = jax.lax.stop_gradient(fake)
+    loss_cfg = self.config.loss
+
+    def loss_fn(d_params):
+      logits, d_state = self.discriminator.apply(
+          {"params": d_params, **state["model_state"]["discriminator"]},
+          jnp.concatenate([real, fake]), train=True, mutable=list(state["model_state"]["discriminator"]))
+      real_logits, fake_logits = jnp.split(logits, 2)
+      loss = jnp.mean(discriminator_loss(loss_cfg.name, real_logits, fake_logits))
+      critic = functools.partial(self.discriminate, {**state, "params": {**state["params"], "discriminator": d_params}})
+      gp = gradient_penalty(critic, real, fake, penalty_rng) if loss_cfg.gp_weight else jnp.zeros(())
+      r1 = r1_penalty(critic, real) if loss_cfg.r1_weight else jnp.zeros(())
+      total = loss + loss_cfg.gp_weight * gp + 0.5 * loss_cfg.r1_weight * r1
+      return total, (d_state, {"d_loss": loss, "d_real": jnp.mean(real_logits),
+                               "d_fake": jnp.mean(fake_logits), "gp": gp, "r1": r1})
+
+    (_, (d_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["discriminator"])
+    state = self.apply_update(state, "discriminator", grads)
+    state["model_state"] = {**state["model_state"], "discriminator": dict(d_state)}
+    return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+
+  def generator_update(self, state: State, batch_size: int, rng: jax.Array) -> tuple[State, dict]:
+    def loss_fn(g_params):
+      fake, g_state = self.generate(g_params, state, rng, batch_size, train=True)
+      return jnp.mean(generator_loss(self.config.loss.name, self.discriminate(state, fake))), g_state
+
+    (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
+    state = self.apply_update(state, "generator", grads)
+    state["model_state"] = {**state["model_state"], "generator": dict(g_state)}
+    decay = ema_decay_at(self.config.loss.ema_decay, state["step"])
+    state["ema_generator"] = optax.incremental_update(
+        state["params"]["generator"], state["ema_generator"], 1.0 - decay)
+    return state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), "ema_decay": decay}
+
+  def apply_update(self, state: State, player: str, grads) -> State:
+    updates, opt_state = self.optimizers[player].update(
+        grads, state["opt_state"][player], state["params"][player])
+    return {
+        **state,
+        "params": {**state["params"], player: optax.apply_updates(state["params"][player], updates)},
+        "opt_state": {**state["opt_state"], player: opt_state},
+    }
+
+  def generate(self, g_params, state: State, rng: jax.Array, num: int, train: bool, temperature: float = 1.0):
+    """(images in [-1, 1], updated generator batch statistics) from the given weights."""
+    z = self.latents(rng, num, temperature)
+    return self.generator.apply({"params": g_params, **state["model_state"]["generator"]}, z,
+                                train=train, mutable=["batch_stats"])
+
+  def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float) -> jax.Array:
+    """EMA-generator images in [-1, 1]. Its batch norm uses 'standing' statistics: those of the EMA
+    weights on a batch of STANDING_STATS_BATCH latents (the online generator's running averages
+    belong to other weights)."""
+    stats_rng, z_rng = jax.random.split(rng)
+    standing = self.generator.clone(bn_momentum=0.0).apply(
+        {"params": state["ema_generator"], **state["model_state"]["generator"]},
+        self.latents(stats_rng, STANDING_STATS_BATCH, 1.0),
+        train=True, mutable=["batch_stats"])[1]
+    return self.generator.apply({"params": state["ema_generator"], **standing},
+                                self.latents(z_rng, num, temperature), train=False)
+
+  def latents(self, rng: jax.Array, num: int, temperature: float) -> jax.Array:
+    """z ~ N(0, (latent_std * temperature)^2 I). latent_std = 0 turns the noise off: a generator
+    collapsed to a single output by construction, the reference case of the mode-collapse metrics."""
+    std = self.config.model.latent_std * temperature
+    return std * jax.random.normal(rng, (num, self.config.model.latent_dim))
+
+  def discriminate(self, state: State, images: jax.Array) -> jax.Array:
+    """Discriminator logits with its current power-iteration state, not updating it."""
+    return self.discriminator.apply(
+        {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, train=False)
+
+  # -- pixels ------------------------------------------------------------------------------------
+
+  def to_signed(self, images: jax.Array) -> jax.Array:
+    """uint8 levels {0, ..., K-1} -> [-1, 1]."""
+    return images.astype(jnp.float32) / (self.data.num_levels - 1) * 2.0 - 1.0
+
+  def to_levels(self, images: jax.Array) -> jax.Array:
+    """[-1, 1] -> the nearest of the data's levels, uint8."""
+    levels = jnp.round((images + 1.0) / 2.0 * (self.data.num_levels - 1))
+    return jnp.clip(levels, 0, self.data.num_levels - 1).astype(jnp.uint8)
+
+
+# -- experiment configs --------------------------------------------------------------------------
+
+GAN_VARIANTS = ("mnist5k", "mnist5k_collapsed", "cifar10", "celeb_a", "smoke")
+
+
+def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, learning_rate: float,
+                      betas: tuple[float, float], d_steps: int = 1, gp_weight: float = 0.0,
+                      batch_size: int = 64, paper_steps: int = 100_000) -> ml_collections.ConfigDict:
+  """The config of `experiments/<experiment>.py:<variant>` for a GAN objective.
+
+  Variants: mnist5k (small DCGAN on the embedded digits, scored with FID/KID/modes), its
+  mnist5k_collapsed twin (latent_std = 0: one output for every latent), cifar10 (32x32) and
+  celeb_a (64x64) with the objective's published optimiser settings, and smoke (tests)."""
+  if variant not in GAN_VARIANTS:
+    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(GAN_VARIANTS)}")
+  config = base_config()
+  config.task = "gan"
+  config.model = ml_collections.ConfigDict(
+      dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm))
+  config.loss = ml_collections.ConfigDict(
+      dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, r1_weight=0.0, ema_decay=0.999))
+  config.optim.learning_rate = learning_rate
+  config.optim.b1, config.optim.b2 = betas
+  config.d_optim = ml_collections.ConfigDict(config.optim.to_dict())
+  config.data.batch_size = batch_size * d_steps  # each discriminator update takes its own chunk
+  config.train.steps = paper_steps
+  config.train.log_every, config.train.checkpoint_every = 500, 5000
+  config.train.eval_every, config.train.sample_every = 10_000, 5000
+  if variant in ("mnist5k", "mnist5k_collapsed"):
+    config.data.name = "mnist5k"
+    config.model.update(latent_dim=64, g_width=32, d_width=32)
+    config.train.steps = 2000
+    config.train.log_every, config.train.checkpoint_every = 100, 500
+    config.train.eval_every, config.train.sample_every = 1000, 500
+    config.eval.sample_metrics = "fid,kid,modes"
+    if variant == "mnist5k_collapsed":
+      config.model.latent_std = 0.0
+  elif variant == "cifar10":
+    config.data.name = "cifar10"
+  elif variant == "celeb_a":
+    config.data.name = "celeb_a"
+    config.data.image_size = 64
+    config.model.d_width = 128
+  else:  # smoke
+    config.data.name = "digits"
+    config.data.batch_size = 16 * d_steps
+    config.data.eval_batch_size = 120
+    config.model.update(latent_dim=8, g_width=8, d_width=8)
+    config.train.steps = 6
+    config.train.log_every, config.train.checkpoint_every, config.train.num_samples = 3, 3, 4
+  return config

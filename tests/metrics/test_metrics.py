@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+
+from genzoo import data as datasets
+from genzoo import metrics
+from genzoo.metrics import distances
+
+
+@pytest.fixture(scope="module")
+def digits_classifier(tmp_path_factory):
+  """A feature classifier trained briefly on the embedded 8x8 digits, and the test split."""
+  root = tmp_path_factory.mktemp("features")
+  data_dir = str(root / "tfds")
+  meta = metrics.train_feature_classifier("digits", str(root), data_dir=data_dir, steps=300)
+  extractor = metrics.ClassifierExtractor.load("digits", str(root))
+  return meta, extractor, datasets.load("digits", "test", data_dir=data_dir), str(root)
+
+
+def test_classifier_is_trained_and_cached(digits_classifier):
+  meta, extractor, test, _ = digits_classifier
+  assert meta["test_accuracy"] > 0.85 and meta["num_classes"] == 10
+  features, classes = extractor.outputs(test.images, test.num_levels)
+  assert features.shape == (359, 128) and classes.shape == (359,)
+
+
+def test_real_test_data_covers_every_mode(digits_classifier):
+  _, extractor, test, _ = digits_classifier
+  _, classes = extractor.outputs(test.images, test.num_levels)
+  coverage = distances.mode_coverage(classes, 10)
+  assert coverage["modes_covered"] == 10 and coverage["mode_kl"] < 0.05
+
+
+def test_mode_coverage_of_a_single_class():
+  coverage = distances.mode_coverage(np.full(500, 3), 10)
+  assert coverage["modes_covered"] == 1 and coverage["mode_kl"] == pytest.approx(np.log(10))
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise():
+  rng = np.random.default_rng(0)
+  features = rng.normal(size=(2000, 16)) @ rng.normal(size=(16, 16))
+  assert abs(distances.frechet_distance(features, features)) < 1e-6
+  noisy = [distances.frechet_distance(features, features + rng.normal(scale=s, size=features.shape))
+           for s in (0.1, 0.5, 2.0)]
+  assert 0 < noisy[0] < noisy[1] < noisy[2]
+
+
+def test_fid_of_gaussians_matches_the_closed_form():
+  """Isotropic Gaussians: FID = |mu_a - mu_b|^2 + d (s_a - s_b)^2."""
+  rng = np.random.default_rng(1)
+  a, b = rng.normal(0.0, 1.0, (200_000, 3)), rng.normal(0.5, 2.0, (200_000, 3))
+  assert distances.frechet_distance(a, b) == pytest.approx(3 * 0.25 + 3 * 1.0, rel=0.02)
+
+
+def test_kid_is_unbiased_on_samples_of_one_distribution():
+  rng = np.random.default_rng(0)
+  a, b = rng.normal(size=(1000, 32)), rng.normal(size=(1000, 32))
+  mean, std = distances.kernel_inception_distance(a, b, subset_size=200, num_subsets=50)
+  assert abs(mean) < 3 * std / np.sqrt(50) + 1e-4
+  shifted, _ = distances.kernel_inception_distance(a, b + 0.5, subset_size=200, num_subsets=50)
+  assert shifted > 10 * std
+
+
+def test_fid_with_fewer_samples_than_features_says_what_to_do():
+  with pytest.raises(ValueError, match=r"FID needs more samples than feature dimensions: the first set has 100 "
+                     r"samples of 128-dimensional features. Use at least 129 samples"):
+    distances.frechet_distance(np.zeros((100, 128)), np.zeros((500, 128)))
+
+
+def test_missing_classifier_and_unknown_metrics_are_explained(tmp_path):
+  with pytest.raises(FileNotFoundError, match=r"no feature classifier for dataset 'mnist5k' in .*"
+                     r"Train one with `genzoo train-features --dataset mnist5k`"):
+    metrics.ClassifierExtractor.load("mnist5k", str(tmp_path))
+  with pytest.raises(ValueError, match=r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes'\]"):
+    metrics.parse_metric_names("fid,is")
+
+
+def test_sample_metrics_of_a_gan_smoke_run(experiment, digits_classifier, tmp_path):
+  from genzoo.runner import train as runner
+
+  *_, features_dir = digits_classifier
+  config = experiment("sngan", "smoke")
+  config.data.data_dir = str(tmp_path / "tfds")
+  config.eval.sample_metrics = "fid,kid,modes"
+  config.eval.metric_samples = 200
+  config.eval.features_dir = features_dir
+  final = runner.train_and_evaluate(config, str(tmp_path / "run"))
+  assert final["fid"] > 0 and np.isfinite(final["kid"]) and 1 <= final["modes_covered"] <= 10
+  assert final["metrics_protocol"] == ("classifier:digits features; 200 samples against the 359 images "
+                                       "of the digits test split")
+  with open(tmp_path / "run" / "metrics.jsonl") as f:
+    logged = json.loads(f.readlines()[-1])
+  assert logged["eval/fid"] == final["fid"] and logged["eval/metrics_protocol"] == final["metrics_protocol"]

@@ -1,0 +1,102 @@
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genzoo.nets.matmul_conv import StridedConv4x4
+from genzoo.runner import train as runner
+from genzoo.tasks import DataInfo, make_task
+from genzoo.tasks import gan
+
+DIGITS = DataInfo((8, 8, 1), 17)
+
+
+def digit_batch(key, batch_size):
+  images = jax.random.randint(key, (batch_size,) + DIGITS.image_shape, 0, DIGITS.num_levels)
+  return {"image": np.asarray(images, np.uint8), "label": np.zeros((batch_size,), np.int32),
+          "mask": np.ones((batch_size,), np.float32)}
+
+
+@pytest.fixture(scope="module")
+def sngan(experiment):
+  key = jax.random.key(0)
+  task = make_task(experiment("sngan", "smoke"), DIGITS)
+  return task, jax.jit(task.init)(key, digit_batch(key, 16))
+
+
+def test_discriminator_updates_lower_its_loss_on_a_fixed_batch(sngan, key):
+  task, state = sngan
+  real = task.to_signed(digit_batch(key, 16)["image"])
+  update = jax.jit(task.discriminator_update)
+  losses = []
+  for _ in range(25):
+    state, metrics = update(state, real, key)  # the same real images and fakes every time
+    losses.append(float(metrics["d_loss"]))
+  assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.05 and losses[-1] < losses[-2]
+
+
+def test_gradient_penalty_of_a_linear_critic_is_its_definition(key):
+  w = jax.random.normal(key, (4, 4, 1))
+  real, fake = jax.random.normal(key, (2, 3, 4, 4, 1))
+  penalty = gan.gradient_penalty(lambda x: jnp.sum(x * w, axis=(1, 2, 3)), real, fake, key)
+  np.testing.assert_allclose(penalty, (jnp.linalg.norm(w) - 1.0) ** 2, rtol=1e-5)
+
+
+def test_spectral_norm_power_iteration_finds_the_largest_singular_value(key):
+  layer = nn.SpectralNorm(StridedConv4x4(6))
+  x = jnp.ones((1, 8, 8, 3))
+  variables = layer.init(key, x, update_stats=False)
+  for _ in range(30):
+    _, updates = layer.apply(variables, x, update_stats=True, mutable=["batch_stats"])
+    variables = {**variables, **updates}
+  kernel = variables["params"]["layer_instance"]["kernel"]
+  largest = np.linalg.svd(np.asarray(kernel).reshape(-1, 6), compute_uv=False)[0]
+  sigma = jax.tree.leaves({k: v for k, v in jax.tree_util.tree_flatten_with_path(variables["batch_stats"])[0]
+                           if "sigma" in jax.tree_util.keystr(k)})
+  assert float(sigma[0]) == pytest.approx(largest, rel=1e-3)
+
+
+def test_losses_match_their_definitions():
+  real, fake = jnp.array([2.0, -0.5]), jnp.array([0.3, -1.5])
+  np.testing.assert_allclose(gan.discriminator_loss("hinge", real, fake), [0.0 + 1.3, 1.5 + 0.0])
+  np.testing.assert_allclose(gan.discriminator_loss("wasserstein", real, fake), fake - real)
+  np.testing.assert_allclose(gan.discriminator_loss("minimax", real, fake),
+                             -jnp.log(jax.nn.sigmoid(real)) - jnp.log(1 - jax.nn.sigmoid(fake)), rtol=1e-6)
+  np.testing.assert_allclose(gan.generator_loss("minimax", fake), jnp.log(1 - jax.nn.sigmoid(fake)), rtol=1e-6)
+  np.testing.assert_allclose(gan.generator_loss("non_saturating", fake), -jnp.log(jax.nn.sigmoid(fake)), rtol=1e-6)
+  with pytest.raises(ValueError, match=r"unknown loss.name 'lsgan'; known: \['minimax', 'non_saturating', 'hinge', 'wasserstein'\]"):
+    gan.generator_loss("lsgan", fake)
+
+
+def test_sampling_uses_the_ema_generator(sngan, key):
+  task, state = sngan
+  sample = jax.jit(task.sample, static_argnums=2)
+  moved = {**state, "ema_generator": jax.tree.map(lambda p: p + 0.5, state["ema_generator"])}
+  online_only = {**moved, "params": {**moved["params"], "generator": state["ema_generator"]}}
+  assert np.array_equal(sample(moved, key, 8, 1.0), sample(online_only, key, 8, 1.0))  # online weights unused
+  assert not np.array_equal(sample(moved, key, 8, 1.0), sample(state, key, 8, 1.0))
+
+
+def test_collapsed_generator_gives_one_image(experiment, key):
+  config = experiment("sngan", "smoke")
+  config.model.latent_std = 0.0
+  task = make_task(config, DIGITS)
+  samples = jax.jit(task.sample, static_argnums=2)(jax.jit(task.init)(key, digit_batch(key, 16)), key, 6, 1.0)
+  assert all(np.array_equal(samples[0], image) for image in samples[1:])
+
+
+def test_d_steps_must_divide_the_batch(experiment):
+  config = experiment("wgan_gp", "smoke")
+  config.data.batch_size = 42
+  with pytest.raises(ValueError, match=r"loss.d_steps=5 must be positive and divide data.batch_size=42"):
+    make_task(config, DIGITS)
+
+
+@pytest.mark.parametrize("name", ["dcgan", pytest.param("wgan_gp", marks=pytest.mark.slow)])
+def test_smoke_run_trains_and_samples(experiment, tmp_path, name):
+  config = experiment(name, "smoke")
+  config.data.data_dir = str(tmp_path / "tfds")
+  final = runner.train_and_evaluate(config, str(tmp_path / "run"))
+  assert final["num_examples"] == 359 and np.isfinite(final["d_loss"])
+  assert runner.sample(str(tmp_path / "run"), None, num=4, temperature=1.0).endswith("samples_6_t1.png")
