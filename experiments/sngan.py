@@ -6,8 +6,12 @@ step (setting C of the paper's table 1), batch 64. Pick a variant with
 mnist5k: a small SN-GAN (64 latents, widths 32) on the embedded 5,000 MNIST digits, scored with
   FID, KID and mode coverage in the features of genzoo's own digit classifier.
     genzoo train --config experiments/sngan.py:mnist5k --workdir runs/sngan_mnist5k
+  Measured (2 CPU cores, 3 min 54 s for 2,000 steps with two evaluations): test-split FID 346
+  (439 at step 1,000), KID 2,670, 10/10 classes covered, mode KL 0.18 nats; rough but mostly
+  recognisable digits. (Classifier-feature scores: comparable between genzoo runs only.)
 mnist5k_collapsed: the same with the latent noise switched off (one image for every latent),
-  the reference case for the mode-collapse metrics.
+  the reference case for the mode-collapse metrics. Measured after 300 steps: FID 7,442, 1 class
+  covered, mode KL 2.30 = log 10.
 cifar10 and celeb_a (64x64). For context, Miyato et al. 2018 (table 2) report CIFAR-10 Inception
   FIDs (10,000 samples) of 25.5 for the standard CNN with the hinge loss (29.3 with the standard
   loss) and 21.7 for the ResNet, which trains with b1 = 0, b2 = 0.9 and 5 discriminator steps.
