@@ -3,8 +3,9 @@
 mnist5k: L=2 levels x K=8 steps, 64 hidden channels, on the embedded 5,000 MNIST digits (28x28
   squeezes twice).
     genzoo train --config experiments/glow.py:mnist5k --workdir runs/glow_mnist5k
-  Measured (2 CPU cores, about 1.8 steps/s): test 2.789 bits/dim at step 1,000, still falling;
-  the full 3,000 steps take about 30 minutes here.
+  Measured (2 CPU cores, about 6 steps/s): all 3,000 steps in 8 min 51 s; test 2.566 bits/dim at
+  step 1,000, 2.259 at 2,000 and 2.249 at 3,000. Samples at temperature 0.6 show strokes and some
+  digit shapes, not yet clean digits.
 
 digits: L=2, K=4, 32 hidden channels on the 8x8 digits (17 levels); trains in about a minute.
   Measured: test 2.494 bits/dim after 1,500 steps (a uniform model scores log2(17) = 4.09).
