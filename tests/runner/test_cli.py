@@ -62,7 +62,8 @@ def test_unknown_variant_lists_the_known_ones(tmp_path):
 def test_unknown_command_is_a_usage_error(tmp_path):
   from absl import app
 
-  with pytest.raises(app.UsageError, match=r"expected one command out of \['train', 'eval', 'sample', 'interpolate'\], got \['fit'\]"):
+  with pytest.raises(app.UsageError, match=r"expected one command out of \['train', 'eval', 'sample', 'interpolate', 'train-features'\], "
+                     r"got \['fit'\]"):
     run_cli("fit", f"--workdir={tmp_path}")
 
 

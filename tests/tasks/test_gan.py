@@ -93,7 +93,9 @@ def test_d_steps_must_divide_the_batch(experiment):
     make_task(config, DIGITS)
 
 
-@pytest.mark.parametrize("name", ["dcgan", pytest.param("wgan_gp", marks=pytest.mark.slow)])
+# The default run trains the SN-GAN smoke config end to end in tests/metrics; these two are slow.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
 def test_smoke_run_trains_and_samples(experiment, tmp_path, name):
   config = experiment(name, "smoke")
   config.data.data_dir = str(tmp_path / "tfds")
