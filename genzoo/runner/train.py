@@ -341,10 +341,10 @@ def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None,
   if sample_metrics is not None:
     metrics.parse_metric_names(sample_metrics)  # refuse unknown names before restoring anything
   config, session, step, state = restore_session(workdir, step, overrides)
-  metrics = {"step": step, **session.evaluate(state, load_split(config, "test"))}
+  results = {"step": step, **session.evaluate(state, load_split(config, "test"))}
   if is_chief():
-    write_json(os.path.join(workdir, f"eval_{step}.json"), metrics)
-  return metrics
+    write_json(os.path.join(workdir, f"eval_{step}.json"), results)
+  return results
 
 
 def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None) -> str:
