@@ -11,6 +11,7 @@ A run lives in one workdir:
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import shutil
@@ -133,28 +134,35 @@ class Session:
     names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
     if not names:
       return {}
-    extractor = feature_extractor(self.config.data.name, self.config.eval.get("features_dir"),
-                                  self.config.data.data_dir)
-    sample = jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
     rng = stream(self.config, METRICS_STREAM)
 
     def generate(index: int, size: int) -> np.ndarray:
-      return jax.device_get(sample(state, jax.random.fold_in(rng, index), size, 1.0))
+      return jax.device_get(self.jit_sample(state, jax.random.fold_in(rng, index), size, 1.0))
 
     return metrics.evaluate_samples(
-        generate, test_data.images, test_data.num_levels, extractor, names,
+        generate, test_data.images, test_data.num_levels, self.feature_extractor, names,
         num_samples=self.config.eval.get("metric_samples", 1000),
         batch_size=self.config.data.eval_batch_size, reference_name=f"the {test_data.name} test split")
 
+  @functools.cached_property
+  def feature_extractor(self) -> metrics.ClassifierExtractor:
+    """The data's feature classifier, loaded (or trained) once per session."""
+    return load_or_train_feature_extractor(
+        self.config.data.name, self.config.eval.get("features_dir"), self.config.data.data_dir)
+
+  @functools.cached_property
+  def jit_sample(self):
+    """The task's `sample`, jitted once per session (compiled once per sample count)."""
+    return jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
+
   def sample_grid(self, state, num: int, temperature: float = 1.0, rng=None) -> np.ndarray:
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
-    sample = jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
-    samples = np.asarray(jax.device_get(sample(state, rng, num, temperature)))
+    samples = np.asarray(jax.device_get(self.jit_sample(state, rng, num, temperature)))
     columns = int(np.ceil(np.sqrt(num)))
     return images.grid(images.to_display(samples, self.data_info.num_levels), columns)
 
 
-def feature_extractor(dataset: str, features_dir: str | None, data_dir: str | None):
+def load_or_train_feature_extractor(dataset: str, features_dir: str | None, data_dir: str | None):
   """The dataset's feature classifier, trained and cached first if there is none yet."""
   try:
     return metrics.ClassifierExtractor.load(dataset, features_dir)
