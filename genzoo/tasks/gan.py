@@ -134,12 +134,8 @@ class GANTask:
     real_chunks = self.to_signed(batch["image"]).reshape((d_steps, -1) + self.data.image_shape)
     d_rng, g_rng = jax.random.split(rng)
 
-    def d_update(carry, inputs):
-      real, step_rng = inputs
-      carry, metrics = self.discriminator_update(carry, real, step_rng)
-      return carry, metrics
-
-    updated, d_metrics = jax.lax.scan(d_update, state, (real_chunks, jax.random.split(d_rng, d_steps)))
+    updated, d_metrics = jax.lax.scan(lambda carry, inputs: self.discriminator_update(carry, *inputs),
+                                      state, (real_chunks, jax.random.split(d_rng, d_steps)))
     updated, g_metrics = self.generator_update(updated, real_chunks.shape[1], g_rng)
     finite = common.all_finite(d_metrics["d_loss"], d_metrics["d_grad_norm"], g_metrics["g_loss"],
                                g_metrics["g_grad_norm"], updated["params"])

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from genzoo.models.dcgan import DCGANDiscriminator, resolution_plan
 from genzoo.nets.matmul_conv import StridedConv4x4
 from genzoo.runner import train as runner
 from genzoo.tasks import DataInfo, make_task
@@ -52,9 +53,8 @@ def test_spectral_norm_power_iteration_finds_the_largest_singular_value(key):
     variables = {**variables, **updates}
   kernel = variables["params"]["layer_instance"]["kernel"]
   largest = np.linalg.svd(np.asarray(kernel).reshape(-1, 6), compute_uv=False)[0]
-  sigma = jax.tree.leaves({k: v for k, v in jax.tree_util.tree_flatten_with_path(variables["batch_stats"])[0]
-                           if "sigma" in jax.tree_util.keystr(k)})
-  assert float(sigma[0]) == pytest.approx(largest, rel=1e-3)
+  sigma = variables["batch_stats"]["layer_instance/kernel/sigma"]
+  assert float(sigma) == pytest.approx(largest, rel=1e-3)
 
 
 def test_losses_match_their_definitions():
@@ -84,6 +84,16 @@ def test_collapsed_generator_gives_one_image(experiment, key):
   task = make_task(config, DIGITS)
   samples = jax.jit(task.sample, static_argnums=2)(jax.jit(task.init)(key, digit_batch(key, 16)), key, 6, 1.0)
   assert all(np.array_equal(samples[0], image) for image in samples[1:])
+
+
+def test_resolutions_and_norms_the_dcgan_cannot_take_are_explained(key):
+  assert resolution_plan((28, 28, 1)) == (2, 7) and resolution_plan((64, 64, 3)) == (4, 4)
+  with pytest.raises(ValueError, match=r"DCGAN needs square images, got 32x28; set data.image_size"):
+    resolution_plan((32, 28, 1))
+  with pytest.raises(ValueError, match=r"DCGAN needs a side that halves at least once to 4 or more pixels, got 7"):
+    resolution_plan((7, 7, 1))
+  with pytest.raises(ValueError, match=r"unknown discriminator norm 'batch'; known: \['none', 'spectral'\]"):
+    DCGANDiscriminator(norm="batch").init(key, jnp.zeros((1, 8, 8, 1)), train=False)
 
 
 def test_d_steps_must_divide_the_batch(experiment):
