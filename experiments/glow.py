@@ -22,54 +22,27 @@ downsampled_imagenet_32 / downsampled_imagenet_64: L=3 / L=4, K=48, 512 hidden c
 smoke: a tiny Glow and a handful of steps on `digits`, for tests.
 """
 
-import ml_collections
-
-from genzoo.runner.config import base_config
+from genzoo.tasks.flow import experiment_config, paper_schedule
 
 VARIANTS = ("mnist5k", "digits", "mnist", "cifar10", "downsampled_imagenet_32",
             "downsampled_imagenet_64", "smoke")
 
 
 def paper_setting(config, dataset, levels, steps_per_level, train_steps):
-  config.data.name = dataset
+  paper_schedule(config, dataset, train_steps)
   config.model.num_levels = levels
   config.model.num_steps = steps_per_level
   config.model.hidden = 512
   config.optim.warmup_steps = 5000
-  config.optim.grad_clip_norm = 50.0
-  config.train.steps = train_steps
-  config.train.log_every = 500
-  config.train.checkpoint_every = 5000
-  config.train.eval_every = 20_000
-  config.train.sample_every = 5000
 
 
-def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
-  if variant not in VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of experiments/glow.py; known: {list(VARIANTS)}")
-  config = base_config()
-  config.task = "flow"
-  config.model = ml_collections.ConfigDict(
-      dict(name="glow", num_levels=2, num_steps=8, hidden=64, learn_split_prior=True, remat=True))
-  config.data.batch_size = 64
-  config.data.eval_batch_size = 200
-  config.optim.learning_rate = 1e-3
-  config.optim.warmup_steps = 200
-  config.optim.grad_clip_norm = 50.0
-
-  if variant == "mnist5k":
-    config.data.name = "mnist5k"
-    config.train.steps = 3000
-    config.train.log_every = 100
-    config.train.checkpoint_every = 500
-    config.train.eval_every = 1000
-  elif variant == "digits":
-    config.data.name = "digits"
+def get_config(variant: str = "mnist5k"):
+  config = experiment_config(
+      variant, "glow", VARIANTS, grad_clip_norm=50.0,
+      model=dict(name="glow", num_levels=2, num_steps=8, hidden=64, learn_split_prior=True, remat=True))
+  if variant == "digits":
     config.model.num_steps = 4
     config.model.hidden = 32
-    config.train.steps = 1500
-    config.train.log_every = 100
-    config.train.checkpoint_every = 500
   elif variant == "mnist":
     paper_setting(config, "mnist", 3, 32, 200_000)
     config.data.pad = 2
@@ -79,15 +52,7 @@ def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
     paper_setting(config, "downsampled_imagenet/32x32", 3, 48, 600_000)
   elif variant == "downsampled_imagenet_64":
     paper_setting(config, "downsampled_imagenet/64x64", 4, 48, 600_000)
-  else:  # smoke
-    config.data.name = "digits"
-    config.data.batch_size = 16
-    config.data.eval_batch_size = 40
+  elif variant == "smoke":
     config.model.num_steps = 2
     config.model.hidden = 8
-    config.optim.warmup_steps = 0
-    config.train.steps = 4
-    config.train.log_every = 2
-    config.train.checkpoint_every = 2
-    config.train.num_samples = 16
   return config

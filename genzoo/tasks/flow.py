@@ -21,6 +21,7 @@ import optax
 
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
+from genzoo.runner.config import base_config
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
@@ -138,3 +139,50 @@ class FlowTask:
   def to_levels(self, y: jax.Array) -> jax.Array:
     levels = self.data.num_levels
     return jnp.clip(jnp.floor(y * levels), 0, levels - 1).astype(jnp.uint8)
+
+
+# -- experiment configs --------------------------------------------------------------------------
+
+
+def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], model: dict,
+                      grad_clip_norm: float) -> ml_collections.ConfigDict:
+  """What the flow experiment files share: Adam at 1e-3 with 200 warm-up steps, batch 64, and the
+  data and schedule of the embedded-data variants (mnist5k: 3,000 steps; digits: 1,500; smoke: 4
+  steps of batch 16). The experiment file then sets its model sizes and `paper_schedule`s."""
+  if variant not in variants:
+    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(variants)}")
+  config = base_config()
+  config.task = "flow"
+  config.model = ml_collections.ConfigDict(model)
+  config.data.batch_size = 64
+  config.data.eval_batch_size = 200
+  config.optim.learning_rate = 1e-3
+  config.optim.warmup_steps = 200
+  config.optim.grad_clip_norm = grad_clip_norm
+  if variant in ("mnist5k", "digits"):
+    config.data.name = variant
+    config.train.steps = 3000 if variant == "mnist5k" else 1500
+    config.train.log_every = 100
+    config.train.checkpoint_every = 500
+    if variant == "mnist5k":
+      config.train.eval_every = 1000
+  elif variant == "smoke":
+    config.data.name = "digits"
+    config.data.batch_size = 16
+    config.data.eval_batch_size = 40
+    config.optim.warmup_steps = 0
+    config.train.steps = 4
+    config.train.log_every = 2
+    config.train.checkpoint_every = 2
+    config.train.num_samples = 16
+  return config
+
+
+def paper_schedule(config: ml_collections.ConfigDict, dataset: str, train_steps: int) -> None:
+  """Dataset and the long-run schedule of the paper-setting variants."""
+  config.data.name = dataset
+  config.train.steps = train_steps
+  config.train.log_every = 500
+  config.train.checkpoint_every = 5000
+  config.train.eval_every = 20_000
+  config.train.sample_every = 5000
