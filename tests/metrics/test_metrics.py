@@ -25,6 +25,13 @@ def test_classifier_is_trained_and_cached(digits_classifier):
   assert features.shape == (359, 128) and classes.shape == (359,)
 
 
+def test_images_the_classifier_was_not_trained_on_are_refused(digits_classifier):
+  _, extractor, test, _ = digits_classifier
+  with pytest.raises(ValueError, match=r"the classifier:digits extractor takes \(8, 8, 1\) images of 17 levels; "
+                     r"got \(8, 8, 1\) images of 2 levels. Train a classifier on this data"):
+    extractor.outputs(test.images, 2)
+
+
 def test_real_test_data_covers_every_mode(digits_classifier):
   _, extractor, test, _ = digits_classifier
   _, classes = extractor.outputs(test.images, test.num_levels)
@@ -60,6 +67,11 @@ def test_kid_is_unbiased_on_samples_of_one_distribution():
   assert abs(mean) < 3 * std / np.sqrt(50) + 1e-4
   shifted, _ = distances.kernel_inception_distance(a, b + 0.5, subset_size=200, num_subsets=50)
   assert shifted > 10 * std
+
+
+def test_kid_with_fewer_than_two_samples_is_refused():
+  with pytest.raises(ValueError, match=r"KID needs at least 2 samples in each set, got 1 and 5"):
+    distances.kernel_inception_distance(np.zeros((1, 4)), np.zeros((5, 4)))
 
 
 def test_fid_with_fewer_samples_than_features_says_what_to_do():

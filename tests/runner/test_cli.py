@@ -92,3 +92,10 @@ def test_train_through_the_cli_on_tfds_mock_data(tmp_path, capsys):
     run_cli("train", f"--config={SMOKE}", "--config.data.name=fashion_mnist", "--config.train.steps=2",
             f"--workdir={tmp_path / 'run'}")
   assert '"num_examples": 40' in capsys.readouterr().out
+
+
+def test_train_features_without_a_dataset_is_a_usage_error():
+  from absl import app
+
+  with pytest.raises(app.UsageError, match=r"train-features needs --dataset, e.g. --dataset mnist5k"):
+    run_cli("train-features")
