@@ -1,9 +1,5 @@
 """The Glow benchmark setting shared by the flow benchmarks: MNIST-sized 1x32x32 images."""
 
-import time
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from genzoo.runner.config import base_config
@@ -29,18 +25,6 @@ def random_batch(batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
       "label": np.zeros((batch_size,), np.int32),
       "mask": np.ones((batch_size,), np.float32),
   }
-
-
-def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
-  """Measured fp32 matmul FLOP/s of this machine (the utilisation denominator)."""
-  a = jnp.ones((size, size), jnp.float32)
-  matmul = jax.jit(lambda x: x @ x)
-  matmul(a).block_until_ready()
-  start = time.perf_counter()
-  for _ in range(repeats):
-    out = matmul(a)
-  out.block_until_ready()
-  return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
 def glow_forward_flops(num_steps: int, num_levels: int = 3, hidden: int = 128) -> float:

@@ -9,10 +9,8 @@ loop's speed (the target is at least 95%).
 """
 
 import argparse
-import importlib.util
 import json
 import os
-import pathlib
 import statistics
 import tempfile
 import time
@@ -22,14 +20,11 @@ import jax
 from genzoo import data as datasets
 from genzoo.runner import train as runner
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from _measure import load_experiment
 
 
 def mnist5k_config(steps: int):
-  spec = importlib.util.spec_from_file_location("vae_experiment", REPO / "experiments" / "vae.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("mnist5k")
+  config = load_experiment("vae", "mnist5k")
   config.train.steps = steps
   config.train.log_every = steps // 6
   config.train.checkpoint_every = steps

@@ -1,4 +1,5 @@
-"""Test set-up: four fake CPU devices, the `slow` marker and a typed PRNG key fixture."""
+"""Test set-up: four fake CPU devices, the `slow` marker, a typed PRNG key, the experiment configs
+and the `genzoo` command run in-process."""
 
 import os
 
@@ -46,3 +47,33 @@ def load_experiment(name: str, variant: str):
 @pytest.fixture(scope="session")
 def experiment():
   return load_experiment
+
+
+def run_genzoo(*args):
+  """Parses `genzoo ARGS` with fresh flag values and runs the command in this process."""
+  import sys
+  from unittest import mock
+
+  from absl import flags
+
+  from genzoo.runner import cli
+
+  argv = ["genzoo", *args]
+  flags.FLAGS.unparse_flags()
+  # Config overrides (--config.a.b=v) are read from sys.argv by ml_collections.
+  with mock.patch.object(sys, "argv", argv):
+    remaining = flags.FLAGS(argv)
+    cli.main(remaining)
+
+
+@pytest.fixture
+def run_cli():
+  """`run_genzoo`, with the flags reset afterwards."""
+  from absl import flags
+
+  yield run_genzoo
+  flags.FLAGS.unparse_flags()
+  # ml_collections registers one flag per --config.a.b override it parses; drop them, so the
+  # next test may override the same keys.
+  for name in [name for name in flags.FLAGS if name.startswith("config.")]:
+    delattr(flags.FLAGS, name)

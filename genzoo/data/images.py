@@ -313,6 +313,10 @@ def _binarize_static(images: np.ndarray, levels: int, rng: np.random.Generator) 
 @functools.cache
 def _tensorflow():
   """Imports TensorFlow once, hiding any GPU from it (it only reads data; JAX owns the devices)."""
+  # TensorFlow Probability (the JAX substrate under distrax) eagerly loads its TensorFlow parts,
+  # which need the tf_keras package, when TensorFlow is already imported. Importing it first
+  # keeps flows importable after data loading.
+  import tensorflow_probability.substrates.jax  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   try:

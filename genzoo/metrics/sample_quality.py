@@ -1,13 +1,15 @@
 """Sample-quality metrics of any model family: FID, KID and mode coverage of generated images
-against a dataset split, in the features of an extractor (see `metrics.classifier`)."""
+against a dataset split, in the features of an extractor (`metrics.classifier` trained by genzoo,
+or `metrics.inception` with a local weights file)."""
 
 from collections.abc import Callable
 
 import numpy as np
 
-from genzoo.metrics import distances
+from genzoo.metrics import distances, inception
 
 SAMPLE_METRICS = ("fid", "kid", "modes")
+FEATURE_EXTRACTORS = ("classifier", "inception")
 
 
 def parse_metric_names(text: str) -> tuple[str, ...]:
@@ -19,26 +21,41 @@ def parse_metric_names(text: str) -> tuple[str, ...]:
   return names
 
 
+def check_feature_extractor(name: str, inception_weights: str | None = None) -> None:
+  """Refuses an unknown extractor name, and "inception" without its weights file."""
+  if name not in FEATURE_EXTRACTORS:
+    raise ValueError(f"unknown feature extractor {name!r}; known: {list(FEATURE_EXTRACTORS)}")
+  if name == "inception":
+    inception.check_weights_file(inception_weights)
+
+
 def evaluate_samples(generate: Callable[[int, int], np.ndarray], reference_images: np.ndarray,
-                     num_levels: int, extractor, names: tuple[str, ...], num_samples: int,
-                     batch_size: int, reference_name: str) -> dict:
+                     num_levels: int, names: tuple[str, ...], num_samples: int, batch_size: int,
+                     reference_name: str, feature_extractor, classifier=None) -> dict:
   """Scores `num_samples` images from `generate(batch_index, size)` (uint8, the data's levels)
-  against `reference_images`. The result records the protocol next to the numbers: extractor,
-  sample count and reference split."""
+  against `reference_images`: FID and KID in the features of `feature_extractor` (the dataset's
+  classifier or Inception-v3), mode coverage with `classifier`'s predicted classes. The result
+  records the protocol next to the numbers: extractor, sample count and reference split."""
+  if "modes" in names and classifier is None:
+    raise ValueError("mode coverage needs the dataset's feature classifier (`genzoo train-features`)")
   samples = np.concatenate([
       np.asarray(generate(index, min(batch_size, num_samples - start)))
       for index, start in enumerate(range(0, num_samples, batch_size))])
-  fake_features, fake_classes = extractor.outputs(samples, num_levels)
-  real_features, _ = extractor.outputs(reference_images, num_levels)
   results = {}
-  if "fid" in names:
-    results["fid"] = distances.frechet_distance(real_features, fake_features)
-  if "kid" in names:
-    results["kid"], results["kid_std"] = distances.kernel_inception_distance(real_features, fake_features)
+  if "fid" in names or "kid" in names:
+    fake_features, _ = feature_extractor.outputs(samples, num_levels)
+    real_features, _ = feature_extractor.outputs(reference_images, num_levels)
+    if "fid" in names:
+      results["fid"] = distances.frechet_distance(real_features, fake_features)
+    if "kid" in names:
+      results["kid"], results["kid_std"] = distances.kernel_inception_distance(real_features, fake_features)
   if "modes" in names:
-    results.update(distances.mode_coverage(fake_classes, extractor.num_classes))
-    results["num_classes"] = extractor.num_classes
+    _, classes = classifier.outputs(samples, num_levels)
+    results.update(distances.mode_coverage(classes, classifier.num_classes))
+    results["num_classes"] = classifier.num_classes
+  extractors = [extractor.name for extractor, used in (
+      (feature_extractor, "fid" in names or "kid" in names), (classifier, "modes" in names)) if used]
   results["metrics_protocol"] = (
-      f"{extractor.name} features; {num_samples} samples against the {len(reference_images)} "
-      f"images of {reference_name}")
+      f"{' and '.join(dict.fromkeys(extractors))} features; {num_samples} samples against the "
+      f"{len(reference_images)} images of {reference_name}")
   return results

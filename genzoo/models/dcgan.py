@@ -36,6 +36,16 @@ def resolution_plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
   return stages, side
 
 
+def normalized(norm: str, train: bool, layer: nn.Module):
+  """`layer`, spectrally normalised when norm == "spectral" (its power iteration advances only
+  when `train`); call inside the parent's compact method."""
+  if norm not in D_NORMS:
+    raise ValueError(f"unknown discriminator norm {norm!r}; known: {list(D_NORMS)}")
+  if norm == "spectral":
+    return lambda h: nn.SpectralNorm(layer)(h, update_stats=train)
+  return layer
+
+
 class DCGANGenerator(nn.Module):
   """Latents [..., L] -> images in [-1, 1] [..., H, W, C].
 
@@ -73,14 +83,7 @@ class DCGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    if self.norm not in D_NORMS:
-      raise ValueError(f"unknown discriminator norm {self.norm!r}; known: {list(D_NORMS)}")
-
-    def layer(module):
-      if self.norm == "spectral":
-        return lambda h: nn.SpectralNorm(module)(h, update_stats=train)
-      return module
-
+    layer = functools.partial(normalized, self.norm, train)
     stages, _ = resolution_plan(x.shape[-3:])
     x, batch_shape = fold_batch(x, 3)
     channels = self.width

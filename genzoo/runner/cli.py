@@ -2,6 +2,7 @@
 
   genzoo train --config experiments/vae.py:mnist5k [--config.a.b=v ...] --workdir DIR [--overwrite]
   genzoo eval --workdir DIR [--step N] [--iwae-k K] [--metrics fid,kid,modes] [--features-dir DIR]
+              [--extractor classifier|inception --inception-weights FILE.npz]
   genzoo train-features --dataset mnist5k [--features-dir DIR]
   genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
@@ -39,6 +40,10 @@ _METRICS = flags.DEFINE_string(
 _FEATURES_DIR = flags.DEFINE_string(
     "features-dir", None, "eval/train-features: directory of the cached feature classifiers "
     "(default: $GENZOO_FEATURES_DIR or ~/.cache/genzoo/features).")
+_EXTRACTOR = flags.DEFINE_string(
+    "extractor", None, "eval: features for FID/KID, classifier (default) or inception.")
+_INCEPTION_WEIGHTS = flags.DEFINE_string(
+    "inception-weights", None, "eval: .npz of the FID Inception-v3 weights, for --extractor inception.")
 _DATASET = flags.DEFINE_string("dataset", None, "train-features: dataset to train the feature classifier on.")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator-address", None, "--multihost: host:port of process 0.")
@@ -79,7 +84,8 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("train needs --config, e.g. --config experiments/vae.py:mnist5k")
     runner.train_and_evaluate(_CONFIG.value, workdir, overwrite=_OVERWRITE.value)
   elif command == "eval":
-    metrics = runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value)
+    metrics = runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value,
+                              _EXTRACTOR.value, _INCEPTION_WEIGHTS.value)
     if runner.is_chief():
       print(json.dumps(metrics, indent=2))
   elif command == "sample":

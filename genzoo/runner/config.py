@@ -6,6 +6,8 @@ import os
 import ml_collections
 from ml_collections import config_dict
 
+from genzoo import metrics
+
 CONFIG_FILE = "config.json"
 
 # Keys that may change between a run and its resumption: they do not alter the trajectory.
@@ -69,6 +71,8 @@ def base_config() -> ml_collections.ConfigDict:
           sample_metrics="",  # comma-separated subset of "fid,kid,modes", scored at every evaluation
           metric_samples=1000,  # generated images scored against the whole test split
           features_dir=config_dict.placeholder(str),  # feature classifiers (default: metrics.default_features_dir)
+          feature_extractor="classifier",  # FID/KID features: "classifier" | "inception"
+          inception_weights=config_dict.placeholder(str),  # .npz of the FID Inception-v3 (metrics.inception)
       )
   )
   return config
@@ -124,3 +128,5 @@ def check_runner_settings(config: ml_collections.ConfigDict) -> None:
   for name in ("steps", "log_every", "checkpoint_every"):
     if config.train[name] < 1:
       raise ValueError(f"train.{name} must be at least 1, got {config.train[name]}")
+  if metrics.parse_metric_names(config.eval.sample_metrics):
+    metrics.check_feature_extractor(config.eval.feature_extractor, config.eval.inception_weights)

@@ -139,13 +139,24 @@ class Session:
     def generate(index: int, size: int) -> np.ndarray:
       return jax.device_get(self.jit_sample(state, jax.random.fold_in(rng, index), size, 1.0))
 
+    feature_extractor = self.feature_extractor if {"fid", "kid"} & set(names) else None
     return metrics.evaluate_samples(
-        generate, test_data.images, test_data.num_levels, self.feature_extractor, names,
+        generate, test_data.images, test_data.num_levels, names,
         num_samples=self.config.eval.get("metric_samples", 1000),
-        batch_size=self.config.data.eval_batch_size, reference_name=f"the {test_data.name} test split")
+        batch_size=self.config.data.eval_batch_size, reference_name=f"the {test_data.name} test split",
+        feature_extractor=feature_extractor, classifier=self.classifier if "modes" in names else None)
 
   @functools.cached_property
-  def feature_extractor(self) -> metrics.ClassifierExtractor:
+  def feature_extractor(self):
+    """FID/KID features, per `eval.feature_extractor`: the dataset's classifier (default) or the
+    FID Inception-v3 read from `eval.inception_weights`; loaded once per session."""
+    name = self.config.eval.get("feature_extractor", "classifier")
+    if name == "inception":
+      return metrics.InceptionExtractor.load(self.config.eval.get("inception_weights"))
+    return self.classifier
+
+  @functools.cached_property
+  def classifier(self) -> metrics.ClassifierExtractor:
     """The data's feature classifier, loaded (or trained) once per session."""
     return load_or_train_feature_extractor(
         self.config.data.name, self.config.eval.get("features_dir"), self.config.data.data_dir)
@@ -341,13 +352,18 @@ def restore_session(workdir: str, step: int | None, config_overrides: dict | Non
 
 
 def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None,
-             sample_metrics: str | None = None, features_dir: str | None = None) -> dict:
+             sample_metrics: str | None = None, features_dir: str | None = None,
+             feature_extractor: str | None = None, inception_weights: str | None = None) -> dict:
   """Test metrics of a checkpoint over the whole test split; also written to eval_<step>.json.
-  `sample_metrics` ("fid,kid,modes" or a subset) adds sample-quality scores."""
-  overrides = {"eval.iwae_k": iwae_k, "eval.sample_metrics": sample_metrics, "eval.features_dir": features_dir}
+  `sample_metrics` ("fid,kid,modes" or a subset) adds sample-quality scores, with FID/KID in the
+  features of `feature_extractor` ("classifier" or "inception", reading `inception_weights`)."""
+  overrides = {"eval.iwae_k": iwae_k, "eval.sample_metrics": sample_metrics, "eval.features_dir": features_dir,
+               "eval.feature_extractor": feature_extractor, "eval.inception_weights": inception_weights}
   overrides = {key: value for key, value in overrides.items() if value is not None}
   if sample_metrics is not None:
-    metrics.parse_metric_names(sample_metrics)  # refuse unknown names before restoring anything
+    metrics.parse_metric_names(sample_metrics)  # refuse bad names before restoring anything
+  if feature_extractor is not None:
+    metrics.check_feature_extractor(feature_extractor, inception_weights)
   config, session, step, state = restore_session(workdir, step, overrides)
   results = {"step": step, **session.evaluate(state, load_split(config, "test"))}
   if is_chief():

@@ -6,7 +6,8 @@ batch (so `data.batch_size` = d_steps x the per-update batch) with fresh fakes, 
 generator update on a batch of the chunk size. An exponential moving average of the generator
 weights (`loss.ema_decay`) is kept; sampling and evaluation use it.
 
-Config keys read here: `model` (name, latent_dim, latent_std, g_width, d_width, d_norm), `loss` (name,
+Config keys read here: `model` (name: "dcgan" or "resnet", latent_dim, latent_std, g_width, d_width,
+d_norm), `loss` (name,
 d_steps, gp_weight, r1_weight, ema_decay), `optim` (generator) and `d_optim` (discriminator),
 see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
 
@@ -23,6 +24,7 @@ r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9).
 import dataclasses
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -31,10 +33,14 @@ import optax
 from genzoo.runner.config import base_config
 
 from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
-MODELS = ("dcgan",)
+MODELS = {  # model.name -> (generator, discriminator) classes
+    "dcgan": (DCGANGenerator, DCGANDiscriminator),
+    "resnet": (ResNetGenerator, ResNetDiscriminator),
+}
 LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein")
 STANDING_STATS_BATCH = 256  # latents whose batch statistics the EMA generator's batch norm uses
 
@@ -100,12 +106,14 @@ class GANTask:
           f"{self.config.data.batch_size}: each discriminator update takes its own chunk of the batch")
 
   @functools.cached_property
-  def generator(self) -> DCGANGenerator:
-    return DCGANGenerator(self.data.image_shape, self.config.model.g_width)
+  def generator(self) -> nn.Module:
+    generator_class, _ = MODELS[self.config.model.name]
+    return generator_class(self.data.image_shape, self.config.model.g_width)
 
   @functools.cached_property
-  def discriminator(self) -> DCGANDiscriminator:
-    return DCGANDiscriminator(self.config.model.d_width, self.config.model.d_norm)
+  def discriminator(self) -> nn.Module:
+    _, discriminator_class = MODELS[self.config.model.name]
+    return discriminator_class(self.config.model.d_width, self.config.model.d_norm)
 
   @functools.cached_property
   def optimizers(self) -> dict[str, optax.GradientTransformation]:
@@ -256,14 +264,16 @@ GAN_VARIANTS = ("mnist5k", "mnist5k_collapsed", "cifar10", "celeb_a", "smoke")
 
 def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, learning_rate: float,
                       betas: tuple[float, float], d_steps: int = 1, gp_weight: float = 0.0,
-                      batch_size: int = 64, paper_steps: int = 100_000) -> ml_collections.ConfigDict:
+                      batch_size: int = 64, paper_steps: int = 100_000,
+                      known_variants: tuple[str, ...] = GAN_VARIANTS) -> ml_collections.ConfigDict:
   """The config of `experiments/<experiment>.py:<variant>` for a GAN objective.
 
   Variants: mnist5k (small DCGAN on the embedded digits, scored with FID/KID/modes), its
   mnist5k_collapsed twin (latent_std = 0: one output for every latent), cifar10 (32x32) and
-  celeb_a (64x64) with the objective's published optimiser settings, and smoke (tests)."""
+  celeb_a (64x64) with the objective's published optimiser settings, and smoke (tests).
+  `known_variants` is what the experiment file accepts, for the error on any other name."""
   if variant not in GAN_VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(GAN_VARIANTS)}")
+    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(known_variants)}")
   config = base_config()
   config.task = "gan"
   config.model = ml_collections.ConfigDict(

@@ -88,19 +88,52 @@ def test_missing_classifier_and_unknown_metrics_are_explained(tmp_path):
     metrics.parse_metric_names("fid,is")
 
 
-def test_sample_metrics_of_a_gan_smoke_run(experiment, digits_classifier, tmp_path):
+@pytest.fixture(scope="module")
+def sngan_smoke_run(experiment, digits_classifier, tmp_path_factory):
+  """An SN-GAN smoke run scored with FID, KID and modes at its evaluation: (final metrics, workdir)."""
   from genzoo.runner import train as runner
 
   *_, features_dir = digits_classifier
+  root = tmp_path_factory.mktemp("sngan")
   config = experiment("sngan", "smoke")
-  config.data.data_dir = str(tmp_path / "tfds")
+  config.data.data_dir = str(root / "tfds")
   config.eval.sample_metrics = "fid,kid,modes"
   config.eval.metric_samples = 200
   config.eval.features_dir = features_dir
-  final = runner.train_and_evaluate(config, str(tmp_path / "run"))
+  return runner.train_and_evaluate(config, str(root / "run")), str(root / "run")
+
+
+def test_sample_metrics_of_a_gan_smoke_run(sngan_smoke_run):
+  final, workdir = sngan_smoke_run
   assert final["fid"] > 0 and np.isfinite(final["kid"]) and 1 <= final["modes_covered"] <= 10
   assert final["metrics_protocol"] == ("classifier:digits features; 200 samples against the 359 images "
                                        "of the digits test split")
-  with open(tmp_path / "run" / "metrics.jsonl") as f:
+  with open(f"{workdir}/metrics.jsonl") as f:
     logged = json.loads(f.readlines()[-1])
   assert logged["eval/fid"] == final["fid"] and logged["eval/metrics_protocol"] == final["metrics_protocol"]
+
+
+def test_eval_scores_samples_through_the_cli(sngan_smoke_run, digits_classifier, run_cli, capsys):
+  final, workdir = sngan_smoke_run
+  *_, features_dir = digits_classifier
+  run_cli("eval", f"--workdir={workdir}", "--metrics", "fid,modes", "--features-dir", features_dir)
+  printed = json.loads(capsys.readouterr().out)
+  assert printed["step"] == 6 and printed["fid"] > 0 and "kid" not in printed
+  assert printed["modes_covered"] == final["modes_covered"]  # same checkpoint, same sample stream
+  with open(f"{workdir}/eval_6.json") as f:
+    assert json.load(f)["fid"] == printed["fid"]
+
+
+def test_inception_features_without_weights_fail_before_anything_runs(sngan_smoke_run, run_cli):
+  _, workdir = sngan_smoke_run
+  with pytest.raises(FileNotFoundError, match=r"needs the FID Inception-v3 weights, and no weights file was given"):
+    run_cli("eval", f"--workdir={workdir}", "--metrics", "fid", "--extractor", "inception")
+
+
+def test_feature_classifier_needs_labels(tmp_path):
+  import tensorflow_datasets as tfds  # after distrax: TF imported first makes TFP look for tf_keras
+
+  with tfds.testing.mock_data(num_examples=8):
+    with pytest.raises(ValueError, match=r"dataset 'celeb_a' has no class labels; the feature classifier needs them"):
+      metrics.train_feature_classifier("celeb_a", str(tmp_path), data_dir=str(tmp_path / "tfds"), steps=1)
+  assert not (tmp_path / "celeb_a").exists()

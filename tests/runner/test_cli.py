@@ -4,38 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from unittest import mock
-
 import pytest
 from absl import flags
-
-from genzoo.runner import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = os.path.join(REPO, "experiments", "vae.py") + ":smoke"
 
 
-def run_cli(*args):
-  """Parses `genzoo ARGS` with fresh flag values and runs the command in this process."""
-  argv = ["genzoo", *args]
-  flags.FLAGS.unparse_flags()
-  # Config overrides (--config.a.b=v) are read from sys.argv by ml_collections.
-  with mock.patch.object(sys, "argv", argv):
-    remaining = flags.FLAGS(argv)
-    cli.main(remaining)
-
-
-@pytest.fixture(autouse=True)
-def reset_flags():
-  yield
-  flags.FLAGS.unparse_flags()
-  # ml_collections registers one flag per --config.a.b override it parses; drop them, so the
-  # next test may override the same keys.
-  for name in [name for name in flags.FLAGS if name.startswith("config.")]:
-    delattr(flags.FLAGS, name)
-
-
-def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys):
+def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys, run_cli):
   workdir, data_dir = str(tmp_path / "run"), str(tmp_path / "tfds")
   run_cli("train", f"--config={SMOKE}", f"--config.data.data_dir={data_dir}", "--config.train.steps=4",
           f"--workdir={workdir}")
@@ -49,17 +25,17 @@ def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys):
   assert os.path.exists(os.path.join(workdir, "interpolation_4.png"))
 
 
-def test_unknown_config_key_fails_loudly(tmp_path):
+def test_unknown_config_key_fails_loudly(tmp_path, run_cli):
   with pytest.raises(AttributeError, match=r"stepz.*Did you mean \"steps\""):
     run_cli("train", f"--config={SMOKE}", "--config.train.stepz=5", f"--workdir={tmp_path}")
 
 
-def test_unknown_variant_lists_the_known_ones(tmp_path):
+def test_unknown_variant_lists_the_known_ones(tmp_path, run_cli):
   with pytest.raises(flags.IllegalFlagValueError, match=r"unknown variant 'mnist6k' of experiments/vae.py; known: \["):
     run_cli("train", f"--config={SMOKE.replace(':smoke', ':mnist6k')}", f"--workdir={tmp_path}")
 
 
-def test_unknown_command_is_a_usage_error(tmp_path):
+def test_unknown_command_is_a_usage_error(tmp_path, run_cli):
   from absl import app
 
   with pytest.raises(app.UsageError, match=r"expected one command out of \['train', 'eval', 'sample', 'interpolate', 'train-features'\], "
@@ -67,7 +43,7 @@ def test_unknown_command_is_a_usage_error(tmp_path):
     run_cli("fit", f"--workdir={tmp_path}")
 
 
-def test_eval_of_a_directory_without_a_run_says_so(tmp_path):
+def test_eval_of_a_directory_without_a_run_says_so(tmp_path, run_cli):
   with pytest.raises(FileNotFoundError, match=r"holds no genzoo run \(config.json is missing\)"):
     run_cli("eval", f"--workdir={tmp_path}")
 
@@ -85,7 +61,7 @@ def test_console_script_trains_the_smoke_variant(tmp_path):
   assert os.path.exists(os.path.join(workdir, "samples_6.png"))
 
 
-def test_train_through_the_cli_on_tfds_mock_data(tmp_path, capsys):
+def test_train_through_the_cli_on_tfds_mock_data(tmp_path, capsys, run_cli):
   import tensorflow_datasets as tfds
 
   with tfds.testing.mock_data(num_examples=40):
@@ -94,7 +70,7 @@ def test_train_through_the_cli_on_tfds_mock_data(tmp_path, capsys):
   assert '"num_examples": 40' in capsys.readouterr().out
 
 
-def test_train_features_without_a_dataset_is_a_usage_error():
+def test_train_features_without_a_dataset_is_a_usage_error(run_cli):
   from absl import app
 
   with pytest.raises(app.UsageError, match=r"train-features needs --dataset, e.g. --dataset mnist5k"):

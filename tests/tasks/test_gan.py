@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from genzoo.models.dcgan import DCGANDiscriminator, resolution_plan
+from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discriminator_downsamplings
 from genzoo.nets.matmul_conv import StridedConv4x4
 from genzoo.runner import train as runner
 from genzoo.tasks import DataInfo, make_task
@@ -26,8 +27,12 @@ def sngan(experiment):
   return task, jax.jit(task.init)(key, digit_batch(key, 16))
 
 
-def test_discriminator_updates_lower_its_loss_on_a_fixed_batch(sngan, key):
-  task, state = sngan
+@pytest.mark.parametrize("model", ["dcgan", "resnet"])
+def test_discriminator_updates_lower_its_loss_on_a_fixed_batch(experiment, key, model):
+  config = experiment("sngan", "smoke")
+  config.model.name = model
+  task = make_task(config, DIGITS)
+  state = jax.jit(task.init)(key, digit_batch(key, 16))
   real = task.to_signed(digit_batch(key, 16)["image"])
   update = jax.jit(task.discriminator_update)
   losses = []
@@ -112,3 +117,33 @@ def test_smoke_run_trains_and_samples(experiment, tmp_path, name):
   final = runner.train_and_evaluate(config, str(tmp_path / "run"))
   assert final["num_examples"] == 359 and np.isfinite(final["d_loss"])
   assert runner.sample(str(tmp_path / "run"), None, num=4, temperature=1.0).endswith("samples_6_t1.png")
+
+
+@pytest.mark.parametrize("side, downsamplings", [(28, 2), (32, 2), (64, 3)])
+def test_resnet_pair_maps_latents_to_images_to_logits(key, side, downsamplings):
+  shape = (side, side, 3)
+  generator, discriminator = ResNetGenerator(shape, width=8), ResNetDiscriminator(width=8, norm="spectral")
+  z = jax.random.normal(key, (2, 5, 16))  # any leading batch dims
+  images, _ = generator.init_with_output(key, z, train=False)
+  assert images.shape == (2, 5) + shape and float(jnp.max(jnp.abs(images))) <= 1.0
+  logits, variables = discriminator.init_with_output(key, images, train=False)
+  assert logits.shape == (2, 5) and discriminator_downsamplings(side) == downsamplings
+  assert "DownBlock_0" in variables["batch_stats"]  # spectral-norm state, checkpointed with the model
+
+
+def test_resnet_discriminator_treats_examples_independently(key):
+  """The gradient penalty and R1 rely on it: one image's logit ignores the rest of the batch."""
+  discriminator = ResNetDiscriminator(width=8)
+  x = jax.random.uniform(key, (3, 8, 8, 1), minval=-1, maxval=1)
+  variables = discriminator.init(key, x, train=False)
+  jacobian = jax.jacobian(lambda x: discriminator.apply(variables, x, train=False))(x)
+  assert np.all(np.asarray(jacobian[0, 1:]) == 0) and np.any(np.asarray(jacobian[0, 0]) != 0)
+
+
+def test_sngan_resnet_variant_is_the_papers_setting(experiment):
+  config = experiment("sngan", "cifar10_resnet")
+  assert (config.model.name, config.model.g_width, config.model.d_width) == ("resnet", 256, 128)
+  assert (config.loss.d_steps, config.optim.b1, config.optim.b2) == (5, 0.0, 0.9)
+  assert config.data.batch_size == 5 * 64
+  with pytest.raises(ValueError, match=r"unknown variant 'cifar100' of experiments/sngan.py; known: \[.*'cifar10_resnet'\]"):
+    experiment("sngan", "cifar100")

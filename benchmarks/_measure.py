@@ -1,0 +1,81 @@
+"""What the benchmarks share: the machine's matmul peak, timing, FLOP counting and experiment configs."""
+
+import importlib.util
+import math
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+from jax.extend import core as jax_core
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_experiment(name: str, variant: str):
+  """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`."""
+  spec = importlib.util.spec_from_file_location(f"experiment_{name}", REPO / "experiments" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
+  """Measured fp32 matmul FLOP/s of this machine (the utilisation denominator)."""
+  a = jnp.ones((size, size), jnp.float32)
+  matmul = jax.jit(lambda x: x @ x)
+  matmul(a).block_until_ready()
+  start = time.perf_counter()
+  for _ in range(repeats):
+    out = matmul(a)
+  out.block_until_ready()
+  return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def seconds_per_call(fn, args, repeats: int) -> float:
+  start = time.perf_counter()
+  for _ in range(repeats):
+    out = fn(*args)
+  jax.block_until_ready(out)
+  return (time.perf_counter() - start) / repeats
+
+
+def equation_flops(eqn) -> float:
+  """2 x the multiply-adds of one dot_general or convolution; 0 for anything else."""
+  if eqn.primitive.name not in ("dot_general", "conv_general_dilated"):
+    return 0.0
+  out_size = math.prod(eqn.outvars[0].aval.shape)
+  if eqn.primitive.name == "dot_general":
+    (lhs_contracting, _), _ = eqn.params["dimension_numbers"]
+    lhs_shape = eqn.invars[0].aval.shape
+    return 2.0 * out_size * math.prod(lhs_shape[d] for d in lhs_contracting)
+  kernel_shape, rhs_spec = eqn.invars[1].aval.shape, eqn.params["dimension_numbers"].rhs_spec
+  taps = math.prod(kernel_shape[d] for d in rhs_spec[2:])
+  return 2.0 * out_size * kernel_shape[rhs_spec[1]] * taps
+
+
+def jaxpr_matmul_flops(jaxpr) -> float:
+  """Matmul and convolution FLOPs of a jaxpr, nested ones included: a scan counts `length` times
+  its body, a cond its costliest branch. While loops (unknown trip count) are refused."""
+  total = 0.0
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "while":
+      raise ValueError("cannot count the FLOPs of a while loop: its trip count is unknown")
+    total += equation_flops(eqn)
+    nested = []
+    for value in eqn.params.values():
+      for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, jax_core.ClosedJaxpr):
+          nested.append(item.jaxpr)
+        elif isinstance(item, jax_core.Jaxpr):
+          nested.append(item)
+    if nested:
+      inner = [jaxpr_matmul_flops(sub) for sub in nested]
+      total += (max(inner) if eqn.primitive.name == "cond" else sum(inner)) * eqn.params.get("length", 1)
+  return total
+
+
+def matmul_flops(fn, *args) -> float:
+  """Matmul and convolution FLOPs (2 per multiply-add) that one call of `fn(*args)` executes,
+  backward passes and rematerialised forwards included, read off its jaxpr."""
+  return jaxpr_matmul_flops(jax.make_jaxpr(fn)(*args).jaxpr)
