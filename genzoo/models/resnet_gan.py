@@ -8,9 +8,9 @@ ReLU, a 3x3 convolution to the image channels and tanh. An up-block is
 Discriminator: down-blocks halve the image until it is 8 pixels or less (32 -> 8 as in the papers,
 28 -> 7, 64 -> 8), then two blocks keep the size; then ReLU, a sum over pixels and a dense logit.
 A down-block is
-  ReLU -> conv3x3 -> ReLU -> conv3x3 -> avgpool,  plus  conv1x1 -> avgpool;
-the first one ("optimized block") has no leading ReLU and pools its shortcut before the 1x1
-convolution. Upsampling is nearest-neighbour, pooling 2x2 average; the discriminator has no batch
+  ReLU -> conv3x3 -> ReLU -> conv3x3 -> avgpool,  plus  conv1x1 -> avgpool
+(plus the input itself in the blocks that keep size and width); the first one ("optimized
+block") has no leading ReLU and pools its shortcut before the 1x1 convolution. Upsampling is nearest-neighbour, pooling 2x2 average; the discriminator has no batch
 norm and can be spectrally normalised like the DCGAN one.
 """
 
@@ -70,6 +70,8 @@ class DownBlock(nn.Module):
     pool = avg_pool_2x2 if self.downsample else (lambda h: h)
     h = layer(Conv3x3(self.features))(x if self.first else nn.relu(x))
     h = pool(layer(Conv3x3(self.features))(nn.relu(h)))
+    if not (self.first or self.downsample or x.shape[-1] != self.features):
+      return h + x
     shortcut = layer(nn.Dense(self.features, name="shortcut"))
     return h + (shortcut(pool(x)) if self.first else pool(shortcut(x)))
 

@@ -46,7 +46,7 @@ def base_config() -> ml_collections.ConfigDict:
       dict(
           name="adam",
           learning_rate=1e-3,
-          schedule="constant",  # "constant" | "cosine"
+          schedule="constant",  # "constant" | "cosine" | "linear" (decay to zero)
           warmup_steps=0,
           grad_clip_norm=0.0,  # 0 disables clipping
           b1=0.9,

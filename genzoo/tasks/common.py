@@ -5,11 +5,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "linear")
 
 
 def learning_rate_schedule(optim: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
-  """Linear warm-up over `optim.warmup_steps`, then constant or cosine decay to zero."""
+  """Linear warm-up over `optim.warmup_steps`, then constant, or a cosine or linear decay to zero
+  at `total_steps`."""
   if optim.schedule not in SCHEDULES:
     raise ValueError(f"unknown optim.schedule {optim.schedule!r}; known: {list(SCHEDULES)}")
   warmup = optim.warmup_steps
@@ -17,13 +18,13 @@ def learning_rate_schedule(optim: ml_collections.ConfigDict, total_steps: int) -
     return optax.warmup_cosine_decay_schedule(
         0.0, optim.learning_rate, warmup, max(total_steps, warmup + 1)
     )
+  if optim.schedule == "linear":
+    after_warmup = optax.linear_schedule(optim.learning_rate, 0.0, max(total_steps - warmup, 1))
+  else:
+    after_warmup = optax.constant_schedule(optim.learning_rate)
   if warmup == 0:
-    return optax.constant_schedule(optim.learning_rate)
-  return optax.join_schedules(
-      [optax.linear_schedule(0.0, optim.learning_rate, warmup),
-       optax.constant_schedule(optim.learning_rate)],
-      [warmup],
-  )
+    return after_warmup
+  return optax.join_schedules([optax.linear_schedule(0.0, optim.learning_rate, warmup), after_warmup], [warmup])
 
 
 def make_optimizer(optim: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:

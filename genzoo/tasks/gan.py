@@ -7,9 +7,8 @@ generator update on a batch of the chunk size. An exponential moving average of 
 weights (`loss.ema_decay`) is kept; sampling and evaluation use it.
 
 Config keys read here: `model` (name: "dcgan" or "resnet", latent_dim, latent_std, g_width, d_width,
-d_norm), `loss` (name,
-d_steps, gp_weight, r1_weight, ema_decay), `optim` (generator) and `d_optim` (discriminator),
-see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
+d_norm), `loss` (name, d_steps, gp_weight, r1_weight, ema_decay), `optim` (generator) and `d_optim`
+(discriminator), see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
 
 Objectives, on discriminator logits (or critic values) for real r and fake f:
   minimax         D: softplus(-r) + softplus(f)  G: -softplus(f)   (Goodfellow et al. 2014, eq. 1)

@@ -9,7 +9,7 @@ from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discr
 from genzoo.nets.matmul_conv import StridedConv4x4
 from genzoo.runner import train as runner
 from genzoo.tasks import DataInfo, make_task
-from genzoo.tasks import gan
+from genzoo.tasks import common, gan
 
 DIGITS = DataInfo((8, 8, 1), 17)
 
@@ -147,3 +147,11 @@ def test_sngan_resnet_variant_is_the_papers_setting(experiment):
   assert config.data.batch_size == 5 * 64
   with pytest.raises(ValueError, match=r"unknown variant 'cifar100' of experiments/sngan.py; known: \[.*'cifar10_resnet'\]"):
     experiment("sngan", "cifar100")
+
+
+def test_wgan_gp_resnet_variant_decays_the_learning_rate_linearly(experiment):
+  config = experiment("wgan_gp", "cifar10_resnet")
+  assert (config.model.name, config.model.g_width, config.loss.d_steps) == ("resnet", 128, 5)
+  for optim in (config.optim, config.d_optim):
+    schedule = common.learning_rate_schedule(optim, config.train.steps)
+    np.testing.assert_allclose([schedule(0), schedule(50_000), schedule(100_000)], [2e-4, 1e-4, 0.0], atol=1e-12)
