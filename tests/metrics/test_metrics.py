@@ -137,3 +137,20 @@ def test_feature_classifier_needs_labels(tmp_path):
     with pytest.raises(ValueError, match=r"dataset 'celeb_a' has no class labels; the feature classifier needs them"):
       metrics.train_feature_classifier("celeb_a", str(tmp_path), data_dir=str(tmp_path / "tfds"), steps=1)
   assert not (tmp_path / "celeb_a").exists()
+
+
+@pytest.mark.parametrize("family", ["vae", "glow"])
+def test_vae_and_flow_samples_are_scored_like_gan_samples(experiment, digits_classifier, family):
+  """The runner's sample metrics on an untrained VAE and Glow: their samples (the data's levels)
+  go through the same extractor and give finite scores."""
+  from genzoo import tasks
+  from genzoo.runner import train as runner
+
+  *_, test, features_dir = digits_classifier
+  config = experiment(family, "smoke")
+  config.eval.update(sample_metrics="fid,modes", metric_samples=150, features_dir=features_dir)
+  session = runner.Session.create(config, tasks.DataInfo(test.shape, test.num_levels))
+  state = session.init_state({"image": test.images[:40], "label": test.labels[:40]})  # ActNorm sees real data
+  scores = session.sample_metrics(state, test)
+  assert np.isfinite(scores["fid"]) and 1 <= scores["modes_covered"] <= 10
+  assert scores["metrics_protocol"].startswith("classifier:digits features; 150 samples")
