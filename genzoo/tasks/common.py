@@ -47,11 +47,16 @@ def all_finite(*trees) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
+def optimizer_step(optimizer: optax.GradientTransformation, params, opt_state, grads):
+  """One optax step, unguarded: (new params, new optimiser state, the updates applied)."""
+  updates, opt_state = optimizer.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state, updates
+
+
 def apply_gradients(optimizer: optax.GradientTransformation, state: dict, grads, loss: jax.Array):
   """One optimiser step on `state["params"]`, kept only if the loss, gradients and update are all
   finite (see `commit_if_finite`). Returns (new state, gradient norm, nonfinite flag)."""
-  updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-  params = optax.apply_updates(state["params"], updates)
+  params, opt_state, updates = optimizer_step(optimizer, state["params"], state["opt_state"], grads)
   grad_norm = optax.tree.norm(grads)
   finite = all_finite(loss, grad_norm, optax.tree.norm(updates))
   new_state, nonfinite = commit_if_finite(

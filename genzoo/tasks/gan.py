@@ -207,13 +207,11 @@ class GANTask:
     return state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), "ema_decay": decay}
 
   def apply_update(self, state: State, player: str, grads) -> State:
-    updates, opt_state = self.optimizers[player].update(
-        grads, state["opt_state"][player], state["params"][player])
-    return {
-        **state,
-        "params": {**state["params"], player: optax.apply_updates(state["params"][player], updates)},
-        "opt_state": {**state["opt_state"], player: opt_state},
-    }
+    """One optimiser step of `player`, unguarded: `train_step` checks the whole step at once."""
+    params, opt_state, _ = common.optimizer_step(
+        self.optimizers[player], state["params"][player], state["opt_state"][player], grads)
+    return {**state, "params": {**state["params"], player: params},
+            "opt_state": {**state["opt_state"], player: opt_state}}
 
   def generate(self, g_params, state: State, rng: jax.Array, num: int, train: bool, temperature: float = 1.0):
     """(images in [-1, 1], updated generator batch statistics) from the given weights."""
