@@ -60,30 +60,27 @@ def avg_pool_3x3_same(x: jax.Array) -> jax.Array:
   return nn.avg_pool(x, (3, 3), (1, 1), "SAME", count_include_pad=False)
 
 
-def conv(features, kernel, strides=1, padding="VALID", *, name):
-  return BasicConv(features, kernel, strides, padding, name=name)
-
-
 class InceptionA(nn.Module):
   pool_features: int
 
   @nn.compact
   def __call__(self, x):
-    branch5x5 = conv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(conv(48, (1, 1), name="branch5x5_1")(x))
-    branch3x3dbl = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    branch3x3dbl = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
-    branch3x3dbl = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(branch3x3dbl)
-    pool = conv(self.pool_features, (1, 1), name="branch_pool")(avg_pool_3x3_same(x))
-    return jnp.concatenate([conv(64, (1, 1), name="branch1x1")(x), branch5x5, branch3x3dbl, pool], -1)
+    branch5x5 = BasicConv(48, (1, 1), name="branch5x5_1")(x)
+    branch5x5 = BasicConv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(branch5x5)
+    branch3x3dbl = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
+    branch3x3dbl = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
+    branch3x3dbl = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(branch3x3dbl)
+    pool = BasicConv(self.pool_features, (1, 1), name="branch_pool")(avg_pool_3x3_same(x))
+    return jnp.concatenate([BasicConv(64, (1, 1), name="branch1x1")(x), branch5x5, branch3x3dbl, pool], -1)
 
 
 class InceptionB(nn.Module):
   @nn.compact
   def __call__(self, x):
-    branch3x3 = conv(384, (3, 3), 2, name="branch3x3")(x)
-    branch3x3dbl = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    branch3x3dbl = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
-    branch3x3dbl = conv(96, (3, 3), 2, name="branch3x3dbl_3")(branch3x3dbl)
+    branch3x3 = BasicConv(384, (3, 3), 2, name="branch3x3")(x)
+    branch3x3dbl = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
+    branch3x3dbl = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
+    branch3x3dbl = BasicConv(96, (3, 3), 2, name="branch3x3dbl_3")(branch3x3dbl)
     return jnp.concatenate([branch3x3, branch3x3dbl, max_pool_3x3(x, 2)], -1)
 
 
@@ -93,25 +90,26 @@ class InceptionC(nn.Module):
   @nn.compact
   def __call__(self, x):
     c = self.channels_7x7
-    branch7x7 = conv(c, (1, 1), name="branch7x7_1")(x)
-    branch7x7 = conv(c, (1, 7), padding=(0, 3), name="branch7x7_2")(branch7x7)
-    branch7x7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(branch7x7)
-    branch7x7dbl = conv(c, (1, 1), name="branch7x7dbl_1")(x)
+    branch7x7 = BasicConv(c, (1, 1), name="branch7x7_1")(x)
+    branch7x7 = BasicConv(c, (1, 7), padding=(0, 3), name="branch7x7_2")(branch7x7)
+    branch7x7 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(branch7x7)
+    branch7x7dbl = BasicConv(c, (1, 1), name="branch7x7dbl_1")(x)
     for index, (features, kernel) in enumerate([(c, (7, 1)), (c, (1, 7)), (c, (7, 1)), (192, (1, 7))]):
       padding = (kernel[0] // 2, kernel[1] // 2)
-      branch7x7dbl = conv(features, kernel, padding=padding, name=f"branch7x7dbl_{index + 2}")(branch7x7dbl)
-    pool = conv(192, (1, 1), name="branch_pool")(avg_pool_3x3_same(x))
-    return jnp.concatenate([conv(192, (1, 1), name="branch1x1")(x), branch7x7, branch7x7dbl, pool], -1)
+      branch7x7dbl = BasicConv(features, kernel, padding=padding, name=f"branch7x7dbl_{index + 2}")(branch7x7dbl)
+    pool = BasicConv(192, (1, 1), name="branch_pool")(avg_pool_3x3_same(x))
+    return jnp.concatenate([BasicConv(192, (1, 1), name="branch1x1")(x), branch7x7, branch7x7dbl, pool], -1)
 
 
 class InceptionD(nn.Module):
   @nn.compact
   def __call__(self, x):
-    branch3x3 = conv(320, (3, 3), 2, name="branch3x3_2")(conv(192, (1, 1), name="branch3x3_1")(x))
-    branch7x7x3 = conv(192, (1, 1), name="branch7x7x3_1")(x)
-    branch7x7x3 = conv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(branch7x7x3)
-    branch7x7x3 = conv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(branch7x7x3)
-    branch7x7x3 = conv(192, (3, 3), 2, name="branch7x7x3_4")(branch7x7x3)
+    branch3x3 = BasicConv(192, (1, 1), name="branch3x3_1")(x)
+    branch3x3 = BasicConv(320, (3, 3), 2, name="branch3x3_2")(branch3x3)
+    branch7x7x3 = BasicConv(192, (1, 1), name="branch7x7x3_1")(x)
+    branch7x7x3 = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(branch7x7x3)
+    branch7x7x3 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(branch7x7x3)
+    branch7x7x3 = BasicConv(192, (3, 3), 2, name="branch7x7x3_4")(branch7x7x3)
     return jnp.concatenate([branch3x3, branch7x7x3, max_pool_3x3(x, 2)], -1)
 
 
@@ -123,16 +121,16 @@ class InceptionE(nn.Module):
   @nn.compact
   def __call__(self, x):
     def split_1x3_3x1(h, name):
-      return jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name=f"{name}a")(h),
-                              conv(384, (3, 1), padding=(1, 0), name=f"{name}b")(h)], -1)
+      return jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name=f"{name}a")(h),
+                              BasicConv(384, (3, 1), padding=(1, 0), name=f"{name}b")(h)], -1)
 
-    branch3x3 = split_1x3_3x1(conv(384, (1, 1), name="branch3x3_1")(x), "branch3x3_2")
-    branch3x3dbl = conv(448, (1, 1), name="branch3x3dbl_1")(x)
-    branch3x3dbl = conv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
+    branch3x3 = split_1x3_3x1(BasicConv(384, (1, 1), name="branch3x3_1")(x), "branch3x3_2")
+    branch3x3dbl = BasicConv(448, (1, 1), name="branch3x3dbl_1")(x)
+    branch3x3dbl = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(branch3x3dbl)
     branch3x3dbl = split_1x3_3x1(branch3x3dbl, "branch3x3dbl_3")
     pooled = max_pool_3x3(x, 1, "SAME") if self.max_pool_branch else avg_pool_3x3_same(x)
-    pool = conv(192, (1, 1), name="branch_pool")(pooled)
-    return jnp.concatenate([conv(320, (1, 1), name="branch1x1")(x), branch3x3, branch3x3dbl, pool], -1)
+    pool = BasicConv(192, (1, 1), name="branch_pool")(pooled)
+    return jnp.concatenate([BasicConv(320, (1, 1), name="branch1x1")(x), branch3x3, branch3x3dbl, pool], -1)
 
 
 class FIDInceptionV3(nn.Module):
@@ -140,11 +138,11 @@ class FIDInceptionV3(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    x = conv(32, (3, 3), 2, name="Conv2d_1a_3x3")(x)
-    x = conv(32, (3, 3), name="Conv2d_2a_3x3")(x)
-    x = max_pool_3x3(conv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x), 2)
-    x = conv(80, (1, 1), name="Conv2d_3b_1x1")(x)
-    x = max_pool_3x3(conv(192, (3, 3), name="Conv2d_4a_3x3")(x), 2)
+    x = BasicConv(32, (3, 3), 2, name="Conv2d_1a_3x3")(x)
+    x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = max_pool_3x3(BasicConv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x), 2)
+    x = BasicConv(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = max_pool_3x3(BasicConv(192, (3, 3), name="Conv2d_4a_3x3")(x), 2)
     for name, pool_features in (("Mixed_5b", 32), ("Mixed_5c", 64), ("Mixed_5d", 64)):
       x = InceptionA(pool_features, name=name)(x)
     x = InceptionB(name="Mixed_6a")(x)

@@ -42,7 +42,8 @@ def evaluate_samples(generate: Callable[[int, int], np.ndarray], reference_image
       np.asarray(generate(index, min(batch_size, num_samples - start)))
       for index, start in enumerate(range(0, num_samples, batch_size))])
   results = {}
-  if "fid" in names or "kid" in names:
+  scores_features = "fid" in names or "kid" in names
+  if scores_features:
     fake_features, _ = feature_extractor.outputs(samples, num_levels)
     real_features, _ = feature_extractor.outputs(reference_images, num_levels)
     if "fid" in names:
@@ -54,7 +55,7 @@ def evaluate_samples(generate: Callable[[int, int], np.ndarray], reference_image
     results.update(distances.mode_coverage(classes, classifier.num_classes))
     results["num_classes"] = classifier.num_classes
   extractors = [extractor.name for extractor, used in (
-      (feature_extractor, "fid" in names or "kid" in names), (classifier, "modes" in names)) if used]
+      (feature_extractor, scores_features), (classifier, "modes" in names)) if used]
   results["metrics_protocol"] = (
       f"{' and '.join(dict.fromkeys(extractors))} features; {num_samples} samples against the "
       f"{len(reference_images)} images of {reference_name}")
