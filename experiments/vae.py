@@ -29,14 +29,14 @@ smoke: a tiny model and a handful of steps on `digits`, for tests.
 
 import ml_collections
 
+from genzoo import checks
 from genzoo.runner.config import base_config
 
 VARIANTS = ("mnist5k", "binarized_mnist", "cifar10", "digits", "smoke")
 
 
 def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
-  if variant not in VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of experiments/vae.py; known: {list(VARIANTS)}")
+  checks.check_variant(variant, "vae", VARIANTS)
   config = base_config()
   config.task = "vae"
   config.model = ml_collections.ConfigDict(

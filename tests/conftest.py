@@ -50,7 +50,8 @@ def experiment():
 
 
 def run_genzoo(*args):
-  """Parses `genzoo ARGS` with fresh flag values and runs the command in this process."""
+  """Parses `genzoo ARGS` with fresh flag values and runs the command in this process; a user
+  error exits (SystemExit) with status 2 after one line on stderr, as the console script does."""
   import sys
   from unittest import mock
 
@@ -62,8 +63,7 @@ def run_genzoo(*args):
   flags.FLAGS.unparse_flags()
   # Config overrides (--config.a.b=v) are read from sys.argv by ml_collections.
   with mock.patch.object(sys, "argv", argv):
-    remaining = flags.FLAGS(argv)
-    cli.main(remaining)
+    cli.invoke(argv)
 
 
 @pytest.fixture
@@ -77,3 +77,41 @@ def run_cli():
   # next test may override the same keys.
   for name in [name for name in flags.FLAGS if name.startswith("config.")]:
     delattr(flags.FLAGS, name)
+
+
+def tree_digest(path: str) -> dict[str, str]:
+  """{relative path: sha256} of every file under `path` ({} if it does not exist)."""
+  import hashlib
+
+  digests = {}
+  for folder, _, files in os.walk(path):
+    for name in files:
+      full = os.path.join(folder, name)
+      with open(full, "rb") as f:
+        digests[os.path.relpath(full, path)] = hashlib.sha256(f.read()).hexdigest()
+  return digests
+
+
+@pytest.fixture(scope="session")
+def digest():
+  """`tree_digest`: to assert that a command left a directory byte-identical."""
+  return tree_digest
+
+
+@pytest.fixture
+def user_error(run_cli, capsys):
+  """Runs `genzoo ARGS` expecting a user error; returns its one-line message after asserting
+  exit status 2, exactly one line on stderr and no traceback."""
+
+  def run(*args):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+      run_cli(*args)
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("genzoo: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+  return run

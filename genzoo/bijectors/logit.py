@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, sum_image
+from genzoo.errors import UserError
 
 
 class Logit(distrax.Bijector):
@@ -18,7 +19,7 @@ class Logit(distrax.Bijector):
   def __init__(self, alpha: float = 0.05):
     super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS)
     if not 0.0 <= alpha < 0.5:
-      raise ValueError(f"Logit alpha must be in [0, 0.5), got {alpha}")
+      raise UserError(f"Logit alpha must be in [0, 0.5), got {alpha}")
     self.alpha = alpha
 
   def _log_det(self, p):

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, batch_shape, sum_image
 from genzoo.bijectors.squeeze import squeeze, unsqueeze
+from genzoo.errors import UserError
 
 SplitPrior = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
 
@@ -40,7 +41,7 @@ def level_shapes(image_shape: Sequence[int], levels: Sequence[Level]):
   for index, level in enumerate(levels):
     if level.squeeze:
       if height % 2 or width % 2:
-        raise ValueError(
+        raise UserError(
             f"image shape {tuple(image_shape)} cannot pass the {num_squeezes} squeezes of this "
             f"flow's levels: level {index + 1} of {len(levels)} gets {height}x{width}, which is not "
             f"even. Use an image size divisible by {2 ** num_squeezes} or fewer levels.")

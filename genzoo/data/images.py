@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from genzoo.errors import MissingFileError, UserError
+
 SPLITS = ("train", "test")
 BINARIZE_MODES = ("none", "static", "dynamic")
 
@@ -141,10 +143,10 @@ def load(name: str, split: str, *, data_dir: str | None = None, n_bits: int | No
   size = _output_size(name, spec, image_size)
   _check_n_bits(name, spec, n_bits, binarize)
   if binarize != "none" and spec.num_levels == 2:
-    raise ValueError(f"{name} is already binary (2 levels): use binarize='none'")
+    raise UserError(f"{name} is already binary (2 levels): use binarize='none'")
 
   if pad < 0:
-    raise ValueError(f"pad must be >= 0 pixels, got {pad}")
+    raise UserError(f"pad must be >= 0 pixels, got {pad}")
   images, labels = _read_split(name, spec, split, data_dir, size)
   images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
   levels = spec.num_levels
@@ -196,7 +198,7 @@ def train_batch(data: ImageData, step: int, global_batch_size: int, *, seed: int
     raise ValueError(f"step must be >= 0, got {step}")
   local = _local_batch_size(global_batch_size, process_index, process_count)
   if global_batch_size > data.num_examples:
-    raise ValueError(
+    raise UserError(
         f"global batch size {global_batch_size} exceeds the {data.num_examples} examples of "
         f"{data.name}")
   steps_per_epoch = data.num_examples // global_batch_size
@@ -224,7 +226,7 @@ def eval_batches(data: ImageData, global_batch_size: int, *, process_index: int 
     `B = global_batch_size // process_count`.
   """
   if data.bernoulli_levels is not None:
-    raise ValueError(
+    raise UserError(
         "eval_batches needs fixed pixels, but this data is binarised anew for every training "
         "batch; load the split to evaluate with binarize='static'")
   local = _local_batch_size(global_batch_size, process_index, process_count)
@@ -242,13 +244,13 @@ def eval_batches(data: ImageData, global_batch_size: int, *, process_index: int 
 
 def _spec(name: str) -> DatasetSpec:
   if name not in DATASETS:
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    raise UserError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
   return DATASETS[name]
 
 
 def _check_choice(what: str, value: str, accepted: tuple[str, ...]) -> None:
   if value not in accepted:
-    raise ValueError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+    raise UserError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
 
 
 def _output_size(name: str, spec: DatasetSpec, image_size: int | None) -> int | None:
@@ -256,9 +258,9 @@ def _output_size(name: str, spec: DatasetSpec, image_size: int | None) -> int | 
   if image_size is None:
     return spec.image_size
   if image_size < 1:
-    raise ValueError(f"image_size must be a positive int, got {image_size}")
+    raise UserError(f"image_size must be a positive int, got {image_size}")
   if spec.num_levels != 256:
-    raise ValueError(
+    raise UserError(
         f"image_size needs 8-bit data, but {name} has {spec.num_levels} levels, which resizing "
         "would not preserve")
   return image_size
@@ -268,21 +270,21 @@ def _check_n_bits(name: str, spec: DatasetSpec, n_bits: int | None, binarize: st
   if n_bits is None:
     return
   if not 1 <= n_bits <= 8:
-    raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
+    raise UserError(f"n_bits must be in 1..8, got {n_bits}")
   if spec.num_levels != 256:
-    raise ValueError(f"n_bits needs 8-bit data (256 levels), but {name} has {spec.num_levels}")
+    raise UserError(f"n_bits needs 8-bit data (256 levels), but {name} has {spec.num_levels}")
   if binarize != "none":
-    raise ValueError("n_bits and binarize cannot be combined: choose one way to reduce levels")
+    raise UserError("n_bits and binarize cannot be combined: choose one way to reduce levels")
 
 
 def _local_batch_size(global_batch_size: int, process_index: int, process_count: int) -> int:
   if global_batch_size < 1:
-    raise ValueError(f"global batch size must be >= 1, got {global_batch_size}")
+    raise UserError(f"global batch size must be >= 1, got {global_batch_size}")
   if process_count < 1 or not 0 <= process_index < process_count:
-    raise ValueError(
+    raise UserError(
         f"process_index must be in [0, process_count), got {process_index} of {process_count}")
   if global_batch_size % process_count:
-    raise ValueError(
+    raise UserError(
         f"global batch size {global_batch_size} is not divisible by the process count "
         f"{process_count}")
   return global_batch_size // process_count
@@ -383,7 +385,7 @@ def _prepare(name: str, spec: DatasetSpec, builder, data_dir: str | None) -> Non
       raise
     offline = ", ".join(n for n, s in DATASETS.items() if s.offline)
     directory = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
-    raise RuntimeError(
+    raise MissingFileError(
         f"dataset {name!r} is not prepared in data_dir {directory!r} and could not be downloaded "
         f"({type(error).__name__}: {error}). On a machine with internet, run "
         f"`tfds build {spec.tfds_name} --data_dir {directory}` and copy that directory here (or "

@@ -11,6 +11,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from genzoo.errors import UserError
+
 
 def _two_moons(key: jax.Array, num: int) -> jax.Array:
   """Two interleaved half circles of radius 2 with Gaussian noise (std 0.2).
@@ -73,5 +75,5 @@ TOY_DENSITIES = tuple(_SAMPLERS)
 def sample_toy(name: str, key: jax.Array, num: int) -> jax.Array:
   """Draws `num` points float32 [num, 2] from the toy density `name` (one of `TOY_DENSITIES`)."""
   if name not in _SAMPLERS:
-    raise ValueError(f"unknown toy density {name!r}; known densities: {', '.join(TOY_DENSITIES)}")
+    raise UserError(f"unknown toy density {name!r}; known densities: {', '.join(TOY_DENSITIES)}")
   return _SAMPLERS[name](key, num).astype(jnp.float32)

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 
 from genzoo import data as datasets
+from genzoo.errors import MissingFileError, UserError
 from genzoo.nets.matmul_conv import Conv3x3
 
 FEATURES_DIR_ENV = "GENZOO_FEATURES_DIR"
@@ -68,7 +69,7 @@ class ClassifierExtractor:
   def load(cls, dataset: str, features_dir: str | None = None) -> "ClassifierExtractor":
     directory = classifier_dir(features_dir, dataset)
     if not os.path.exists(os.path.join(directory, PARAMS_FILE)):
-      raise FileNotFoundError(
+      raise MissingFileError(
           f"no feature classifier for dataset {dataset!r} in {directory}. Train one with "
           f"`genzoo train-features --dataset {dataset}` (add --features-dir DIR to keep it elsewhere; "
           f"the default is ${FEATURES_DIR_ENV} or ~/.cache/genzoo/features).")
@@ -83,7 +84,7 @@ class ClassifierExtractor:
   def check_images(self, images: np.ndarray, num_levels: int) -> None:
     expected = (tuple(self.meta["image_shape"]), self.meta["num_levels"])
     if (tuple(images.shape[1:]), num_levels) != expected:
-      raise ValueError(
+      raise UserError(
           f"the {self.name} extractor takes {expected[0]} images of {expected[1]} levels; got "
           f"{tuple(images.shape[1:])} images of {num_levels} levels. Train a classifier on this data "
           "with `genzoo train-features`.")
@@ -106,7 +107,7 @@ def train_feature_classifier(dataset: str, features_dir: str | None = None, *, d
   metadata, which includes the test-split accuracy."""
   train, test = (datasets.load(dataset, split, data_dir=data_dir, seed=seed) for split in ("train", "test"))
   if np.any(train.labels < 0):
-    raise ValueError(f"dataset {dataset!r} has no class labels; the feature classifier needs them")
+    raise UserError(f"dataset {dataset!r} has no class labels; the feature classifier needs them")
   num_classes = int(train.labels.max()) + 1
   net = FeatureNet(num_classes)
   params = net.init(jax.random.key(seed), jnp.zeros((1,) + train.shape))["params"]

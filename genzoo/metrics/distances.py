@@ -6,12 +6,14 @@ vectors, and FID's matrix square root needs the precision.
 
 import numpy as np
 
+from genzoo.errors import UserError
+
 
 def check_enough_samples(features: np.ndarray, what: str) -> None:
   """FID's covariance of d-dimensional features is singular with d or fewer samples."""
   count, dim = features.shape
   if count <= dim:
-    raise ValueError(
+    raise UserError(
         f"FID needs more samples than feature dimensions: {what} has {count} samples of "
         f"{dim}-dimensional features. Use at least {dim + 1} samples (eval.metric_samples, or a "
         "larger reference split), or an extractor with fewer features.")
@@ -65,7 +67,7 @@ def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray, su
   a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
   size = min(subset_size, len(a), len(b))
   if size < 2:
-    raise ValueError(f"KID needs at least 2 samples in each set, got {len(a)} and {len(b)}")
+    raise UserError(f"KID needs at least 2 samples in each set, got {len(a)} and {len(b)}")
   rng = np.random.default_rng(seed)
   estimates = [unbiased_mmd2(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
                for _ in range(num_subsets)]

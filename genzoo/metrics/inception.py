@@ -20,12 +20,14 @@ its extra branch with a max. Images are resized to 299x299 bilinearly and scaled
 
 import functools
 import os
+import zipfile
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genzoo.errors import MissingFileError, UserError
 from genzoo.metrics.classifier import to_unit
 
 INPUT_SIZE = 299
@@ -203,7 +205,7 @@ def variables_from_state_dict(state_dict) -> dict:
   variables = jax.tree_util.tree_map_with_path(read, variable_shapes())
   if problems:
     listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-    raise ValueError(f"the Inception weights do not match the FID Inception-v3: {listed}. "
+    raise UserError(f"the Inception weights do not match the FID Inception-v3: {listed}. "
                      f"Expected the state dict of {WEIGHTS_SOURCE}.")
   return variables
 
@@ -212,10 +214,25 @@ def check_weights_file(path: str | None) -> None:
   """Raises FileNotFoundError, saying where the weights come from, unless `path` is a file."""
   if not path or not os.path.isfile(path):
     problem = f"there is no file {path}" if path else "no weights file was given"
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"Inception FID/KID needs the FID Inception-v3 weights, and {problem}. Pass "
         f"--inception-weights PATH (config: eval.inception_weights) naming a .npz of {WEIGHTS_SOURCE}; "
         "or score with the offline classifier features (eval.feature_extractor=classifier, the default).")
+
+
+def read_npz(path: str) -> dict[str, np.ndarray]:
+  """Every array of the .npz archive `path`; anything else there is refused with a `UserError`."""
+  try:
+    loaded = np.load(path)
+    arrays = {key: loaded[key] for key in loaded.files} if isinstance(loaded, np.lib.npyio.NpzFile) else None
+  except (OSError, ValueError, zipfile.BadZipFile) as error:
+    raise UserError(f"{path} is not a readable .npz archive ({error}); expected the state dict of "
+                    f"{WEIGHTS_SOURCE}") from error
+  if arrays is None:
+    raise UserError(f"{path} holds a single array, not an .npz archive of named weights; expected the "
+                    f"state dict of {WEIGHTS_SOURCE}")
+  loaded.close()
+  return arrays
 
 
 def resize_for_inception(images: jax.Array) -> jax.Array:
@@ -240,8 +257,8 @@ class InceptionExtractor:
   @classmethod
   def load(cls, path: str | None) -> "InceptionExtractor":
     check_weights_file(path)
-    with np.load(path) as archive:
-      return cls(variables_from_state_dict(archive))
+    return cls(variables_from_state_dict(read_npz(path)))
+
 
   def outputs(self, images: np.ndarray, num_levels: int, batch_size: int = 50) -> tuple[np.ndarray, None]:
     """(pool3 features [N, 2048], None) of uint8 images in the data's levels."""

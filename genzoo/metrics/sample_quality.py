@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from genzoo.errors import UserError
 from genzoo.metrics import distances, inception
 
 SAMPLE_METRICS = ("fid", "kid", "modes")
@@ -17,14 +18,14 @@ def parse_metric_names(text: str) -> tuple[str, ...]:
   names = tuple(name.strip() for name in text.split(",") if name.strip())
   unknown = [name for name in names if name not in SAMPLE_METRICS]
   if unknown:
-    raise ValueError(f"unknown sample metrics {unknown}; known: {list(SAMPLE_METRICS)} (comma-separated)")
+    raise UserError(f"unknown sample metrics {unknown}; known: {list(SAMPLE_METRICS)} (comma-separated)")
   return names
 
 
 def check_feature_extractor(name: str, inception_weights: str | None = None) -> None:
   """Refuses an unknown extractor name, and "inception" without its weights file."""
   if name not in FEATURE_EXTRACTORS:
-    raise ValueError(f"unknown feature extractor {name!r}; known: {list(FEATURE_EXTRACTORS)}")
+    raise UserError(f"unknown feature extractor {name!r}; known: {list(FEATURE_EXTRACTORS)}")
   if name == "inception":
     inception.check_weights_file(inception_weights)
 

@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genzoo.errors import UserError
 from genzoo.nets.conv import fold_batch
 from genzoo.nets.matmul_conv import StridedConv4x4, TransposedConv4x4
 
@@ -27,12 +28,12 @@ def resolution_plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
   even and at least 8, so 28 -> (2, 7), 32 -> (3, 4), 64 -> (4, 4)."""
   height, width, _ = image_shape
   if height != width:
-    raise ValueError(f"DCGAN needs square images, got {height}x{width}; set data.image_size")
+    raise UserError(f"DCGAN needs square images, got {height}x{width}; set data.image_size")
   stages, side = 0, height
   while side % 2 == 0 and side >= 8:
     stages, side = stages + 1, side // 2
   if stages == 0:
-    raise ValueError(f"DCGAN needs a side that halves at least once to 4 or more pixels, got {height}")
+    raise UserError(f"DCGAN needs a side that halves at least once to 4 or more pixels, got {height}")
   return stages, side
 
 
@@ -40,7 +41,7 @@ def normalized(norm: str, train: bool, layer: nn.Module):
   """`layer`, spectrally normalised when norm == "spectral" (its power iteration advances only
   when `train`); call inside the parent's compact method."""
   if norm not in D_NORMS:
-    raise ValueError(f"unknown discriminator norm {norm!r}; known: {list(D_NORMS)}")
+    raise UserError(f"unknown discriminator norm {norm!r}; known: {list(D_NORMS)}")
   if norm == "spectral":
     return lambda h: nn.SpectralNorm(layer)(h, update_stats=train)
   return layer

@@ -11,6 +11,8 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
+from genzoo.errors import UserError
+
 MIN_LOG_SCALE = -7.0  # floor on per-sub-pixel log-scales, as in PixelCNN++
 
 
@@ -36,7 +38,7 @@ class Bernoulli:
 
   def check_levels(self, num_levels: int) -> None:
     if num_levels != 2:
-      raise ValueError(
+      raise UserError(
           f"the bernoulli likelihood needs binary data (2 levels) but the data has {num_levels}; "
           "set data.binarize to 'static' or 'dynamic', or use the 'logistic' or 'gaussian' likelihood"
       )
@@ -64,7 +66,7 @@ class DiscretizedLogistic:
 
   def check_levels(self, num_levels: int) -> None:
     if num_levels < 2:
-      raise ValueError(f"the logistic likelihood needs at least 2 levels, got {num_levels}")
+      raise UserError(f"the logistic likelihood needs at least 2 levels, got {num_levels}")
 
   def log_prob(self, params, x, num_levels, key):
     del key
@@ -98,7 +100,7 @@ class DequantizedGaussian:
 
   def check_levels(self, num_levels: int) -> None:
     if num_levels < 2:
-      raise ValueError(f"the gaussian likelihood needs at least 2 levels, got {num_levels}")
+      raise UserError(f"the gaussian likelihood needs at least 2 levels, got {num_levels}")
 
   def log_prob(self, params, x, num_levels, key):
     loc, log_scale = params[..., 0], jnp.maximum(params[..., 1], MIN_LOG_SCALE)
@@ -124,5 +126,5 @@ LIKELIHOODS = {
 
 def get_likelihood(name: str):
   if name not in LIKELIHOODS:
-    raise ValueError(f"unknown likelihood {name!r}; known: {sorted(LIKELIHOODS)}")
+    raise UserError(f"unknown likelihood {name!r}; known: {sorted(LIKELIHOODS)}")
   return LIKELIHOODS[name]

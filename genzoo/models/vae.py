@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from genzoo import nets
+from genzoo.errors import UserError
 from genzoo.models.likelihoods import to_unit_interval
 
 
@@ -38,7 +39,7 @@ class VAE(nn.Module):
           tuple(reversed(self.channels)), self.image_shape, self.params_per_dim
       )
     else:
-      raise ValueError(f"unknown VAE architecture {self.architecture!r}; known: ['conv', 'mlp']")
+      raise UserError(f"unknown VAE architecture {self.architecture!r}; known: ['conv', 'mlp']")
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and log standard deviation for images of levels {0, ..., K-1}."""

@@ -5,13 +5,15 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from genzoo.errors import UserError
+
 
 def check_downsamplable(image_shape: Sequence[int], num_stages: int, what: str) -> None:
   """Raises if `num_stages` halvings of the image height and width do not divide evenly."""
   height, width = image_shape[0], image_shape[1]
   factor = 2**num_stages
   if height % factor or width % factor:
-    raise ValueError(
+    raise UserError(
         f"image shape {tuple(image_shape)} cannot be taken by the {what} with {num_stages} "
         f"stride-2 stages: height and width must be divisible by 2**{num_stages} = {factor}. "
         f"Use fewer stages (model.channels) or an image size divisible by {factor}."

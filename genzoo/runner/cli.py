@@ -7,18 +7,25 @@
   genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
 
+A mistake in what was asked (a flag, a config value, a dataset, a workdir, a checkpoint, a file)
+is reported as one line on stderr with exit status 2; --debug shows its traceback too.
+
 Multi-host: add --multihost to every process; `jax.distributed.initialize` detects the cluster
 (TPU pods, SLURM, ...) or takes --coordinator-address, --num-processes and --process-id.
 """
 
-import json
+import functools
 import os
+import re
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from genzoo.errors import UserError
+
 COMMANDS = ("train", "eval", "sample", "interpolate", "train-features")
+USER_ERROR_STATUS = 2
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, optionally with a variant: experiments/vae.py:mnist5k",
@@ -29,12 +36,12 @@ _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "train: if the workdir holds a run of another config, move it aside and start anew."
 )
 _STEP = flags.DEFINE_integer("step", None, "eval/sample/interpolate: checkpoint step (default: latest).")
-_IWAE_K = flags.DEFINE_integer("iwae-k", None, "eval: importance samples for the IWAE bound.")
+_IWAE_K = flags.DEFINE_integer("iwae-k", None, "eval: importance samples for the IWAE bound (>= 1).")
 _NUM = flags.DEFINE_integer("num", 64, "sample: number of samples in the grid.")
-_TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior.")
+_TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior (>= 0).")
 _OUTPUT = flags.DEFINE_string("output", None, "sample/interpolate: PNG path (default: in the workdir).")
 _NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test images, one row each.")
-_NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: images per row.")
+_NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: images per row (>= 2).")
 _METRICS = flags.DEFINE_string(
     "metrics", None, "eval: sample-quality metrics to add, comma-separated out of fid,kid,modes.")
 _FEATURES_DIR = flags.DEFINE_string(
@@ -49,17 +56,18 @@ _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initial
 _COORDINATOR = flags.DEFINE_string("coordinator-address", None, "--multihost: host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num-processes", None, "--multihost: number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process-id", None, "--multihost: index of this process.")
+_DEBUG = flags.DEFINE_bool("debug", False, "Show the traceback of user errors too (a bad flag or config value).")
 
 
 def _command(argv: list[str]) -> str:
   if len(argv) != 2 or argv[1] not in COMMANDS:
-    raise app.UsageError(f"expected one command out of {list(COMMANDS)}, got {argv[1:]}")
+    raise UserError(f"expected one command out of {list(COMMANDS)}, got {argv[1:]}; see `genzoo --help`")
   return argv[1]
 
 
 def _require_workdir() -> str:
   if not _WORKDIR.value:
-    raise app.UsageError("--workdir is required")
+    raise UserError("--workdir is required: the directory of the run")
   return _WORKDIR.value
 
 
@@ -72,6 +80,8 @@ def main(argv: list[str]) -> None:
     _train_features()
     return
   workdir = _require_workdir()
+  if command == "train" and _CONFIG.value is None:
+    raise UserError("train needs --config, e.g. --config experiments/vae.py:mnist5k")
   if _MULTIHOST.value:
     import jax
 
@@ -80,14 +90,10 @@ def main(argv: list[str]) -> None:
   from genzoo.runner import train as runner
 
   if command == "train":
-    if _CONFIG.value is None:
-      raise app.UsageError("train needs --config, e.g. --config experiments/vae.py:mnist5k")
     runner.train_and_evaluate(_CONFIG.value, workdir, overwrite=_OVERWRITE.value)
   elif command == "eval":
-    metrics = runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value,
-                              _EXTRACTOR.value, _INCEPTION_WEIGHTS.value)
-    if runner.is_chief():
-      print(json.dumps(metrics, indent=2))
+    runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value,
+                    _EXTRACTOR.value, _INCEPTION_WEIGHTS.value)
   elif command == "sample":
     path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value)
     runner.chief_print(f"wrote {path}")
@@ -98,14 +104,98 @@ def main(argv: list[str]) -> None:
 
 def _train_features() -> None:
   if not _DATASET.value:
-    raise app.UsageError("train-features needs --dataset, e.g. --dataset mnist5k")
+    raise UserError("train-features needs --dataset, e.g. --dataset mnist5k")
+  import json
+
   from genzoo import metrics
 
   meta = metrics.train_feature_classifier(_DATASET.value, _FEATURES_DIR.value)
   print(json.dumps(meta, indent=2))
 
 
+# -- flags and config files: their errors in one line ----------------------------------------------
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """Parses the flags, loading the config file and applying --config.KEY=VALUE overrides; every
+  failure of those is a `UserError` that names the flag."""
+  try:
+    remaining = flags.FLAGS(argv)
+    if _CONFIG.value is not None:
+      getattr(_CONFIG.value, "task", None)  # a config file that failed to load fails on first use
+    return remaining
+  except flags.Error as error:
+    raise UserError(_flag_error_message(error)) from error
+  except (AttributeError, KeyError) as error:  # ml_collections: an override names no config key
+    raise UserError(_unknown_key_message(error, argv)) from error
+  except OSError as error:
+    raise UserError(f"cannot load the config file {_config_file(argv)}: {_last_line(str(error))}") from error
+  except SyntaxError as error:
+    raise UserError(f"the config file {error.filename} has a syntax error at line {error.lineno}: {error.msg}") from error
+  except Exception as error:  # pylint: disable=broad-exception-caught  # code in the user's config file
+    raise UserError(f"the config file {_config_file(argv)} failed: {type(error).__name__}: {error} "
+                    "(--debug shows the traceback)") from error
+
+
+def _flag_error_message(error: Exception) -> str:
+  """A flag error's message in one line. A config file's `get_config` that raised has its error
+  (the last line of the traceback absl embeds) reported after the flag."""
+  text = str(error)
+  if "Traceback" not in text:
+    return " ".join(text.split())
+  flag = re.match(r"flag (--\S+):", text)
+  raised = re.sub(r"^[\w.]*(Error|Exception): ", "", _last_line(text))
+  return f"{flag.group(1)}: {raised}" if flag else raised
+
+
+def _config_file(argv: list[str]) -> str:
+  """The config file named by --config (without its variant)."""
+  for index, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      return arg.split("=", 1)[1].split(":", 1)[0]
+    if arg == "--config" and index + 1 < len(argv):
+      return argv[index + 1].split(":", 1)[0]
+  return "given with --config"
+
+
+def _unknown_key_message(error: Exception, argv: list[str]) -> str:
+  """'unknown config key ...' naming the override flag and ml_collections' suggestion."""
+  text = str(error)
+  suggestion = re.search(r'Did you mean "([^"]+)" instead of "([^"]+)"', text)
+  key = suggestion.group(2) if suggestion else re.findall(r"[A-Za-z_]\w*", text)[0]
+  overrides = [arg for arg in argv if arg.startswith("--config.") and re.search(rf"\.{re.escape(key)}(=|\.|$)", arg)]
+  where = f" in {overrides[0]}" if overrides else ""
+  hint = f' (did you mean "{suggestion.group(1)}"?)' if suggestion else ""
+  return f"unknown config key {key!r}{where}{hint}"
+
+
+def _last_line(text: str) -> str:
+  return [line.strip() for line in text.splitlines() if line.strip()][-1]
+
+
+def _report_user_errors(fn):
+  """`fn`, with a `UserError` printed as one line on stderr and exit status 2 (re-raised, with its
+  traceback, under --debug)."""
+
+  @functools.wraps(fn)
+  def wrapper(*args):
+    try:
+      return fn(*args)
+    except UserError as error:
+      if "--debug" in sys.argv or (flags.FLAGS.is_parsed() and _DEBUG.value):
+        raise
+      print(f"genzoo: error: {error}", file=sys.stderr, flush=True)
+      sys.exit(USER_ERROR_STATUS)
+
+  return wrapper
+
+
+def invoke(argv: list[str]) -> None:
+  """Runs `genzoo ARGV` in this process as the console script does, minus absl's start-up."""
+  _report_user_errors(main)(_report_user_errors(parse_flags)(argv))
+
+
 def run() -> None:
   """Console-script entry point."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main, argv=sys.argv)
+  app.run(_report_user_errors(main), argv=sys.argv, flags_parser=_report_user_errors(parse_flags))

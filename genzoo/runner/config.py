@@ -6,7 +6,8 @@ import os
 import ml_collections
 from ml_collections import config_dict
 
-from genzoo import metrics
+from genzoo import checks, metrics
+from genzoo.errors import MissingFileError, UserError
 
 CONFIG_FILE = "config.json"
 
@@ -24,6 +25,25 @@ RESUMABLE_CHANGES = (
     "model.remat",  # memory versus recomputation; the same parameters and updates
 )
 NONFINITE_POLICIES = ("stop", "skip")
+RUNNER_RULES = {
+    "seed": checks.at_least(0),
+    "data.batch_size": checks.at_least(1),
+    "data.eval_batch_size": checks.at_least(1),
+    "data.n_bits": checks.optional(checks.whole_number_between(1, 8)),
+    "data.binarize": checks.one_of(("none", "static", "dynamic")),
+    "data.image_size": checks.optional(checks.at_least(1)),
+    "data.pad": checks.at_least(0),
+    "train.steps": checks.at_least(1),
+    "train.log_every": checks.at_least(1),
+    "train.eval_every": checks.at_least(0),
+    "train.checkpoint_every": checks.at_least(1),
+    "train.sample_every": checks.at_least(0),
+    "train.num_samples": checks.at_least(1),
+    "train.max_to_keep": checks.at_least(1),
+    "train.on_nonfinite": checks.one_of(NONFINITE_POLICIES),
+    "eval.metric_samples": checks.at_least(1),
+    "eval.feature_extractor": checks.one_of(metrics.FEATURE_EXTRACTORS),
+}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -108,25 +128,30 @@ def trajectory_differences(stored: dict, current: dict) -> list[str]:
   return differing
 
 
+def read_json(path: str, what: str):
+  """The JSON in `path`; a file that is not valid JSON is reported as damaged, with its path."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as error:
+    raise UserError(f"{path} is damaged: it is not valid JSON ({error}); it should hold {what}. "
+                    "Restore it from a copy of the run") from error
+
+
 def read_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  if not os.path.isdir(workdir):
+    raise MissingFileError(f"workdir {workdir} does not exist; pass the --workdir of a `genzoo train` run")
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{workdir} holds no genzoo run ({CONFIG_FILE} is missing); pass the --workdir of a "
         "`genzoo train` run"
     )
-  with open(path) as f:
-    return from_plain_dict(json.load(f))
+  return from_plain_dict(read_json(path, "the run's experiment config"))
 
 
 def check_runner_settings(config: ml_collections.ConfigDict) -> None:
   """Checks the runner-level settings that a typo or a bad value would otherwise break late."""
-  if config.train.on_nonfinite not in NONFINITE_POLICIES:
-    raise ValueError(
-        f"unknown train.on_nonfinite {config.train.on_nonfinite!r}; known: {list(NONFINITE_POLICIES)}"
-    )
-  for name in ("steps", "log_every", "checkpoint_every"):
-    if config.train[name] < 1:
-      raise ValueError(f"train.{name} must be at least 1, got {config.train[name]}")
+  checks.check_config(config, RUNNER_RULES)
   if metrics.parse_metric_names(config.eval.sample_metrics):
     metrics.check_feature_extractor(config.eval.feature_extractor, config.eval.inception_weights)

@@ -7,6 +7,8 @@ import numpy as np
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from genzoo.errors import UserError
+
 DATA_AXIS = "data"
 
 
@@ -38,7 +40,7 @@ class DataParallel:
 
   def check_batch_size(self, global_batch_size: int, what: str) -> None:
     if global_batch_size % self.num_devices:
-      raise ValueError(
+      raise UserError(
           f"{what} {global_batch_size} is not divisible by the number of devices "
           f"({self.num_devices}); use a multiple of {self.num_devices}"
       )

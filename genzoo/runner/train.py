@@ -9,12 +9,14 @@ A run lives in one workdir:
   samples_<step>.png sample grids
 """
 
+import contextlib
 import dataclasses
 import datetime
 import functools
 import json
 import os
 import shutil
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +24,9 @@ import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
 
+from genzoo import checks, metrics, tasks
 from genzoo import data as datasets
-from genzoo import metrics, tasks
+from genzoo.errors import MissingFileError, UserError
 from genzoo.runner import config as run_config
 from genzoo.runner import images
 from genzoo.runner.checkpoints import Checkpoints, abstract_with_sharding
@@ -36,11 +39,11 @@ PROGRESS_METRICS = ("loss", "elbo_bpd", "d_loss", "g_loss")  # shown on the prog
 INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM, METRICS_STREAM = range(5)
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(UserError):
   """Training met a non-finite loss or gradient and `train.on_nonfinite` is "stop"."""
 
 
-class WorkdirConflictError(RuntimeError):
+class WorkdirConflictError(UserError):
   """The workdir holds a run of a different experiment."""
 
 
@@ -55,6 +58,12 @@ def is_chief() -> bool:
 def chief_print(message: str) -> None:
   if is_chief():
     print(message, flush=True)
+
+
+def chief_warn(message: str) -> None:
+  """A one-line warning on stderr."""
+  if is_chief():
+    print(message, file=sys.stderr, flush=True)
 
 
 def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.ImageData:
@@ -189,13 +198,12 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: 
   """Refuses a workdir holding a different experiment unless `overwrite`, which moves it aside."""
   stored_path = os.path.join(workdir, run_config.CONFIG_FILE)
   if os.path.exists(stored_path):
-    with open(stored_path) as f:
-      differences = run_config.trajectory_differences(json.load(f), run_config.to_plain_dict(config))
+    stored = run_config.read_json(stored_path, "the run's experiment config")
+    differences = run_config.trajectory_differences(stored, run_config.to_plain_dict(config))
     if differences and not overwrite:
       raise WorkdirConflictError(
-          f"workdir {workdir} holds a run of a different config:\n  " + "\n  ".join(differences)
-          + "\nUse another --workdir, or pass --overwrite to move the old run aside and start anew."
-      )
+          f"workdir {workdir} holds a run of a different config ({'; '.join(differences)}); use "
+          "another --workdir, or pass --overwrite to move the old run aside and start anew")
     if differences and is_chief():
       stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
       backup = f"{os.path.normpath(workdir)}.replaced-{stamp}"
@@ -203,8 +211,20 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: 
       print(f"--overwrite: moved the previous run in {workdir} to {backup}", flush=True)
   multihost_utils.sync_global_devices("genzoo:prepare_workdir")
   if is_chief():
-    os.makedirs(workdir, exist_ok=True)
-    write_json(os.path.join(workdir, run_config.CONFIG_FILE), run_config.to_plain_dict(config))
+    with writing_into(workdir):
+      os.makedirs(workdir, exist_ok=True)
+      write_json(os.path.join(workdir, run_config.CONFIG_FILE), run_config.to_plain_dict(config))
+
+
+@contextlib.contextmanager
+def writing_into(folder: str, after: str = ""):
+  """Turns a failure to write into `folder` (read-only, full, not a folder) into a `UserError`;
+  `after` tells what was already done (e.g. that results were printed)."""
+  try:
+    yield
+  except OSError as error:
+    reason = error.strerror or type(error).__name__
+    raise UserError(f"cannot write into {folder}: {reason} ({error.filename}){after}") from error
 
 
 def write_json(path: str, value) -> None:
@@ -215,39 +235,55 @@ def write_json(path: str, value) -> None:
 
 
 def read_data_info(workdir: str) -> tasks.DataInfo:
-  with open(os.path.join(workdir, DATASET_FILE)) as f:
-    stored = json.load(f)
+  path = os.path.join(workdir, DATASET_FILE)
+  stored = run_config.read_json(path, "the image shape and levels the model was built for")
   return tasks.DataInfo(tuple(stored["image_shape"]), stored["num_levels"])
 
 
+def check_train_batch_fits(config: ml_collections.ConfigDict, train_data: datasets.ImageData) -> None:
+  if config.data.batch_size > train_data.num_examples:
+    raise UserError(
+        f"data.batch_size={config.data.batch_size} is larger than the {train_data.num_examples} "
+        f"training examples of {train_data.name}; use at most {train_data.num_examples}")
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> dict:
-  """Trains (resuming from the workdir's latest checkpoint), evaluates and samples; returns the
-  final test metrics (empty if the checkpoint already reached `train.steps`)."""
+  """Trains (resuming from the workdir's newest intact checkpoint), evaluates and samples; returns
+  the final test metrics (empty if the checkpoint already reached `train.steps`).
+
+  Everything that can fail on the config (values, names, the data, batch sizes, a dry trace of the
+  task's `init` on the data's shapes) is checked before the workdir is touched."""
   run_config.check_runner_settings(config)
+  tasks.check_config(config)
   train_data, test_data = load_split(config, "train"), load_split(config, "test")
+  check_train_batch_fits(config, train_data)
   data_info = tasks.DataInfo(train_data.shape, train_data.num_levels)
   session = Session.create(config, data_info)
+  abstract_state = session.abstract_state()  # traces init: a model that cannot take these images fails here
   prepare_workdir(config, workdir, overwrite)
   if is_chief():
-    write_json(os.path.join(workdir, DATASET_FILE), dataclasses.asdict(data_info))
+    with writing_into(workdir):
+      write_json(os.path.join(workdir, DATASET_FILE), dataclasses.asdict(data_info))
 
   checkpoints = Checkpoints(workdir, config.train.max_to_keep)
-  writer = RunWriter(workdir, enabled=is_chief())
   try:
-    return _train_loop(session, workdir, train_data, test_data, checkpoints, writer)
+    start_step, state = checkpoints.restore_newest_intact(abstract_state, set_aside_damaged=True, warn=chief_warn)
+    if start_step is None:
+      start_step = 0
+      state = session.init_state(session.parallel.global_batch(local_train_batch(config, train_data, 0)))
+    else:
+      chief_print(f"resuming from the checkpoint at step {start_step} in {workdir}")
+    writer = RunWriter(workdir, enabled=is_chief(), start_step=start_step)
+    try:
+      return _train_loop(session, workdir, train_data, test_data, checkpoints, writer, start_step, state)
+    finally:
+      writer.close()
   finally:
-    writer.close()
     checkpoints.close()
 
 
-def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, writer) -> dict:
+def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, writer, start_step, state) -> dict:
   config, train = session.config, session.config.train
-  start_step = checkpoints.latest_step() or 0
-  if start_step:
-    _, state = checkpoints.restore(start_step, session.abstract_state())
-    chief_print(f"resuming from the checkpoint at step {start_step} in {workdir}")
-  else:
-    state = session.init_state(session.parallel.global_batch(local_train_batch(session.config, train_data, 0)))
   if start_step >= train.steps:
     chief_print(
         f"nothing to train: the checkpoint at step {start_step} already reaches train.steps="
@@ -290,9 +326,13 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
     pending = None
     if _due(done, train.log_every) or is_last:
       rate = progress.steps_per_sec(done)
-      averaged = interval.pop()
+      interval_steps, averaged = interval.count, interval.pop()
       writer.scalars(done, {**{f"train/{k}": v for k, v in averaged.items()}, "steps_per_sec": rate})
       chief_print(progress.line(done, rate, {k: averaged[k] for k in PROGRESS_METRICS if k in averaged}))
+      skipped = round(averaged["nonfinite"] * interval_steps)
+      if skipped:
+        chief_warn(f"warning: {skipped} of the last {interval_steps} steps (up to step {done}) had a "
+                   "non-finite loss or gradients and were skipped (train.on_nonfinite=skip)")
     if _due(done, train.checkpoint_every) or is_last:
       checkpoints.save(done, state)
     if _due(done, train.eval_every) or is_last:
@@ -322,60 +362,90 @@ class MetricAverager:
   """Host-side running means of the train metrics since the last report."""
 
   def __init__(self):
-    self._sums, self._count = {}, 0
+    self._sums, self.count = {}, 0
 
   def add(self, metrics: dict) -> None:
     for name, value in metrics.items():
       self._sums[name] = self._sums.get(name, 0.0) + float(value)
-    self._count += 1
+    self.count += 1
 
   def pop(self) -> dict[str, float]:
-    means = {name: total / self._count for name, total in self._sums.items()}
-    self._sums, self._count = {}, 0
+    means = {name: total / self.count for name, total in self._sums.items()}
+    self._sums, self.count = {}, 0
     return means
 
 
 def restore_session(workdir: str, step: int | None, config_overrides: dict | None = None):
-  """The config, session and restored state of a run in `workdir` (its latest checkpoint if
-  `step` is None); `config_overrides` maps dotted keys to new values (e.g. eval settings)."""
+  """The config, session and restored state of a run in `workdir`: the checkpoint of `step`, or
+  the newest intact one if `step` is None (skipping damaged ones with a warning).
+  `config_overrides` maps dotted keys of the stored config to new values (e.g. eval settings)."""
   config = run_config.read_workdir_config(workdir)
   for dotted, value in (config_overrides or {}).items():
     section, name = dotted.split(".")
     config[section][name] = value
+  run_config.check_runner_settings(config)
+  tasks.check_config(config)
   session = Session.create(config, read_data_info(workdir))
   checkpoints = Checkpoints(workdir)
   try:
-    step, state = checkpoints.restore(step, session.abstract_state())
+    if step is not None:
+      return config, session, step, checkpoints.restore(step, session.abstract_state())
+    step, state = checkpoints.restore_newest_intact(session.abstract_state(), set_aside_damaged=False, warn=chief_warn)
   finally:
     checkpoints.close()
+  if step is None:
+    raise MissingFileError(f"{workdir} has no intact checkpoint to read; train first (`genzoo train`)")
   return config, session, step, state
 
 
 def evaluate(workdir: str, step: int | None = None, iwae_k: int | None = None,
              sample_metrics: str | None = None, features_dir: str | None = None,
              feature_extractor: str | None = None, inception_weights: str | None = None) -> dict:
-  """Test metrics of a checkpoint over the whole test split; also written to eval_<step>.json.
-  `sample_metrics` ("fid,kid,modes" or a subset) adds sample-quality scores, with FID/KID in the
-  features of `feature_extractor` ("classifier" or "inception", reading `inception_weights`)."""
+  """Test metrics of a checkpoint over the whole test split, printed (by process 0) and then
+  written to eval_<step>.json. `sample_metrics` ("fid,kid,modes" or a subset) adds sample-quality
+  scores, with FID/KID in the features of `feature_extractor` ("classifier" or "inception",
+  reading `inception_weights`)."""
   overrides = {"eval.iwae_k": iwae_k, "eval.sample_metrics": sample_metrics, "eval.features_dir": features_dir,
                "eval.feature_extractor": feature_extractor, "eval.inception_weights": inception_weights}
   overrides = {key: value for key, value in overrides.items() if value is not None}
+  stored = run_config.read_workdir_config(workdir)
+  if iwae_k is not None:
+    checks.check_value("--iwae-k", iwae_k, checks.at_least(1))
+  if iwae_k is not None and "iwae_k" not in stored.eval:
+    raise UserError(f"--iwae-k applies to runs with an importance-weighted bound (the 'vae' family); "
+                    f"{workdir} holds a {stored.get('task')!r} run")
   if sample_metrics is not None:
     metrics.parse_metric_names(sample_metrics)  # refuse bad names before restoring anything
   if feature_extractor is not None:
     metrics.check_feature_extractor(feature_extractor, inception_weights)
   config, session, step, state = restore_session(workdir, step, overrides)
   results = {"step": step, **session.evaluate(state, load_split(config, "test"))}
+  chief_print(json.dumps(results, indent=2))
   if is_chief():
-    write_json(os.path.join(workdir, f"eval_{step}.json"), results)
+    with writing_into(workdir, after="; the results are printed above"):
+      write_json(os.path.join(workdir, f"eval_{step}.json"), results)
   return results
+
+
+def check_output_path(path: str) -> None:
+  """Refuses an output file in a folder that does not exist or cannot be written."""
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise MissingFileError(f"cannot write {path}: the folder {folder} does not exist; create it first")
+  if not os.access(folder, os.W_OK):
+    raise UserError(f"cannot write {path}: the folder {folder} is not writable; choose another --output")
 
 
 def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None) -> str:
   """Writes a PNG grid of `num` samples at `temperature`; returns its path."""
+  checks.check_value("--num", num, checks.at_least(1))
+  checks.check_value("--temperature", temperature, checks.NON_NEGATIVE)
+  if output is not None:
+    check_output_path(output)
   config, session, step, state = restore_session(workdir, step)
-  grid = session.sample_grid(state, num, temperature)
   path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}.png")
+  check_output_path(path)
+  grid = session.sample_grid(state, num, temperature)
   if is_chief():
     images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
   return path
@@ -383,17 +453,23 @@ def sample(workdir: str, output: str | None, num: int, temperature: float, step:
 
 def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int, step: int | None = None) -> str:
   """Writes a PNG with one row per pair of test images, walking the latent line between them."""
+  checks.check_value("--num-pairs", num_pairs, checks.at_least(1))
+  checks.check_value("--num-steps", num_steps, checks.at_least(2))
+  if output is not None:
+    check_output_path(output)
   config, session, step, state = restore_session(workdir, step)
   if not hasattr(session.task, "interpolate"):
-    raise ValueError(f"the {config.task!r} family does not support interpolation")
+    raise UserError(f"the {config.task!r} family does not support interpolation")
+  path = output or os.path.join(workdir, f"interpolation_{step}.png")
+  check_output_path(path)
   test_images = load_split(config, "test").images
   if 2 * num_pairs > len(test_images):
-    raise ValueError(f"--num-pairs {num_pairs} needs {2 * num_pairs} test images; the split has {len(test_images)}")
+    raise UserError(f"--num-pairs={num_pairs} needs {2 * num_pairs} test images; the split has "
+                    f"{len(test_images)}, so use at most {len(test_images) // 2}")
   walk = jax.jit(session.task.interpolate, static_argnums=3)
   strips = np.asarray(walk(state, test_images[0 : 2 * num_pairs : 2], test_images[1 : 2 * num_pairs : 2], num_steps))
   flat = strips.reshape((-1,) + strips.shape[2:])
   grid = images.grid(images.to_display(flat, session.data_info.num_levels), columns=num_steps)
-  path = output or os.path.join(workdir, f"interpolation_{step}.png")
   if is_chief():
     images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
   return path

@@ -16,22 +16,31 @@ METRICS_FILE = "metrics.jsonl"
 
 
 class RunWriter:
-  """Appends one JSON object per line to `metrics.jsonl` and mirrors scalars to TensorBoard."""
+  """Appends one JSON object per line to `metrics.jsonl` and mirrors scalars to TensorBoard.
 
-  def __init__(self, workdir: str, enabled: bool = True):
+  A run resumed from the checkpoint at `start_step` logs again the steps after it that a crash
+  interrupted, so both logs first forget everything past `start_step`: `metrics.jsonl` keeps only
+  its whole records up to that step, and TensorBoard is told to purge later events (its
+  `purge_step`). Every step therefore has one value in each log, however often the run crashed.
+  """
+
+  def __init__(self, workdir: str, enabled: bool = True, start_step: int = 0):
     self.workdir = workdir
     self.enabled = enabled
     self._tensorboard = None
     if enabled:
       from tensorboardX import SummaryWriter
 
-      self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      truncate_metrics(os.path.join(workdir, METRICS_FILE), start_step)
+      tensorboard_dir = os.path.join(workdir, "tensorboard")
+      resumed = os.path.isdir(tensorboard_dir)
+      self._tensorboard = SummaryWriter(tensorboard_dir, purge_step=start_step + 1 if resumed else None)
 
   def scalars(self, step: int, metrics: dict[str, float]) -> None:
     if not self.enabled:
       return
     with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
-      f.write(json.dumps({"step": step, **metrics}) + "\n")
+      f.write(json.dumps({"step": step, **metrics}) + "\n")  # one write: a crash cuts at most this line
     for name, value in metrics.items():
       if isinstance(value, (int, float)):  # text (a metric's protocol) goes to metrics.jsonl only
         self._tensorboard.add_scalar(name, value, step)
@@ -48,6 +57,30 @@ class RunWriter:
   def close(self) -> None:
     if self._tensorboard is not None:
       self._tensorboard.close()
+
+
+def truncate_metrics(path: str, last_step: int) -> None:
+  """Rewrites `path` (atomically) keeping its whole JSON records of steps <= `last_step`; a line
+  half-written by a crash, and records of steps a resumed run repeats, are dropped."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    original = f.read()
+  kept = "".join(f"{line}\n" for line in original.split("\n")
+                 if _step_of(line) is not None and _step_of(line) <= last_step)
+  if kept != original:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+      f.write(kept)
+    os.replace(tmp, path)
+
+
+def _step_of(line: str) -> int | None:
+  """The step of one `metrics.jsonl` record, or None for a line that is not a whole record."""
+  try:
+    return int(json.loads(line)["step"])
+  except (ValueError, KeyError, TypeError):
+    return None
 
 
 class Progress:

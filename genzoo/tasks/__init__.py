@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from genzoo.errors import UserError
 from genzoo.tasks.base import DataInfo, Task
 from genzoo.tasks.flow import FlowTask
 from genzoo.tasks.gan import GANTask
@@ -10,11 +11,21 @@ from genzoo.tasks.vae import VAETask
 TASKS = {"vae": VAETask, "flow": FlowTask, "gan": GANTask}
 
 
+def task_class(config: ml_collections.ConfigDict) -> type:
+  """The family named by `config.task`."""
+  if config.get("task") not in TASKS:
+    raise UserError(f"unknown task {config.get('task')!r}; known: {sorted(TASKS)}")
+  return TASKS[config.task]
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Checks `config.task` and the family's own keys, before any data is loaded."""
+  task_class(config).check_config(config)
+
+
 def make_task(config: ml_collections.ConfigDict, data: DataInfo) -> Task:
   """Builds the task named by `config.task` for data described by `data`."""
-  if config.task not in TASKS:
-    raise ValueError(f"unknown task {config.task!r}; known: {sorted(TASKS)}")
-  return TASKS[config.task](config, data)
+  return task_class(config)(config, data)
 
 
-__all__ = ["DataInfo", "Task", "TASKS", "make_task"]
+__all__ = ["DataInfo", "Task", "TASKS", "check_config", "make_task", "task_class"]

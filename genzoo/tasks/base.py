@@ -10,6 +10,8 @@ jit-able functions over a pytree `state` (a dict holding at least "step"):
   sample(state, rng, num, temperature) -> uint8 [num, H, W, C] in the data's levels
 
 and, optionally, `interpolate(state, start, end, num_steps) -> uint8 [P, num_steps, H, W, C]`.
+The static `check_config(config)` refuses bad values of the family's own config keys with a
+`genzoo.errors.UserError`; the runner calls it before loading any data.
 A train_step whose loss or gradients are not finite must return the incoming parameters and
 optimiser state unchanged (see `tasks.common.commit_if_finite`) and report `nonfinite = 1`.
 """
@@ -38,6 +40,9 @@ class DataInfo:
 
 class Task(Protocol):
   """The functions every model family provides; see the module docstring."""
+
+  @staticmethod
+  def check_config(config) -> None: ...
 
   def init(self, rng: jax.Array, example_batch: Batch) -> State: ...
 

@@ -5,14 +5,32 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genzoo import checks
+from genzoo.errors import UserError
+
 SCHEDULES = ("constant", "cosine", "linear")
+OPTIMIZERS = ("adam", "adamw")
+
+
+def optimizer_rules(section: str) -> dict[str, checks.Rule]:
+  """The values `make_optimizer` accepts in the config section `section` ("optim", "d_optim")."""
+  return {
+      f"{section}.name": checks.one_of(OPTIMIZERS),
+      f"{section}.learning_rate": checks.POSITIVE,
+      f"{section}.schedule": checks.one_of(SCHEDULES),
+      f"{section}.warmup_steps": checks.at_least(0),
+      f"{section}.grad_clip_norm": checks.NON_NEGATIVE,
+      f"{section}.b1": checks.fraction(upper_inclusive=False),
+      f"{section}.b2": checks.fraction(upper_inclusive=False),
+      f"{section}.weight_decay": checks.NON_NEGATIVE,
+  }
 
 
 def learning_rate_schedule(optim: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
   """Linear warm-up over `optim.warmup_steps`, then constant, or a cosine or linear decay to zero
   at `total_steps`."""
   if optim.schedule not in SCHEDULES:
-    raise ValueError(f"unknown optim.schedule {optim.schedule!r}; known: {list(SCHEDULES)}")
+    raise UserError(f"unknown optim.schedule {optim.schedule!r}; known: {list(SCHEDULES)}")
   warmup = optim.warmup_steps
   if optim.schedule == "cosine":
     return optax.warmup_cosine_decay_schedule(
@@ -35,7 +53,7 @@ def make_optimizer(optim: ml_collections.ConfigDict, total_steps: int) -> optax.
   elif optim.name == "adamw":
     update = optax.adamw(schedule, b1=optim.b1, b2=optim.b2, weight_decay=optim.weight_decay)
   else:
-    raise ValueError(f"unknown optim.name {optim.name!r}; known: ['adam', 'adamw']")
+    raise UserError(f"unknown optim.name {optim.name!r}; known: {list(OPTIMIZERS)}")
   if optim.grad_clip_norm > 0:
     return optax.chain(optax.clip_by_global_norm(optim.grad_clip_norm), update)
   return update

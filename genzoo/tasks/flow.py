@@ -19,13 +19,23 @@ import ml_collections
 import numpy as np
 import optax
 
+from genzoo import checks
+from genzoo.errors import UserError
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.runner.config import base_config
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
-MODELS = ("glow", "realnvp")
+MODEL_RULES = {  # model.name -> the values its architecture keys accept
+    "glow": {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
+             "model.hidden": checks.at_least(1)},
+    "realnvp": {"model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
+                "model.num_blocks": checks.at_least(0),
+                "model.logit_alpha": checks.Rule(lambda v: isinstance(v, (int, float)) and 0 <= v < 0.5,
+                                                 "a number >= 0 and < 0.5")},
+}
+MODELS = tuple(MODEL_RULES)
 
 
 def standard_normal_log_prob(z: jax.Array) -> jax.Array:
@@ -40,7 +50,7 @@ def check_finite_input(y) -> None:
     return
   bad = int(np.size(y) - np.count_nonzero(np.isfinite(np.asarray(y))))
   if bad:
-    raise ValueError(f"log_prob got {bad} non-finite input values (NaN or inf); the flow's "
+    raise UserError(f"log_prob got {bad} non-finite input values (NaN or inf); the flow's "
                      "inputs must be finite dequantised images in [0, 1)")
 
 
@@ -49,14 +59,21 @@ class FlowTask:
   config: ml_collections.ConfigDict
   data: DataInfo
 
+  def __post_init__(self):
+    self.check_config(self.config)
+
+  @staticmethod
+  def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses unknown model names and out-of-range architecture and optimiser values."""
+    checks.check_config(config, {"model.name": checks.one_of(MODELS)})
+    checks.check_config(config, {**MODEL_RULES[config.model.name], **common.optimizer_rules("optim")})
+
   @functools.cached_property
   def model(self):
     m, shape = self.config.model, self.data.image_shape
     if m.name == "glow":
       return Glow(shape, m.num_levels, m.num_steps, m.hidden, m.learn_split_prior, m.remat)
-    if m.name == "realnvp":
-      return RealNVP(shape, m.num_scales, m.hidden, m.num_blocks, m.logit_alpha)
-    raise ValueError(f"unknown flow model.name {m.name!r}; known: {list(MODELS)}")
+    return RealNVP(shape, m.num_scales, m.hidden, m.num_blocks, m.logit_alpha)
 
   @functools.cached_property
   def optimizer(self) -> optax.GradientTransformation:
@@ -149,8 +166,7 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
   """What the flow experiment files share: Adam at 1e-3 with 200 warm-up steps, batch 64, and the
   data and schedule of the embedded-data variants (mnist5k: 3,000 steps; digits: 1,500; smoke: 4
   steps of batch 16). The experiment file then sets its model sizes and `paper_schedule`s."""
-  if variant not in variants:
-    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(variants)}")
+  checks.check_variant(variant, experiment, variants)
   config = base_config()
   config.task = "flow"
   config.model = ml_collections.ConfigDict(model)

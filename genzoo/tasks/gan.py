@@ -29,10 +29,11 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genzoo.runner.config import base_config
-
-from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from genzoo import checks
+from genzoo.errors import UserError
+from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
+from genzoo.runner.config import base_config
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
@@ -52,7 +53,7 @@ def discriminator_loss(name: str, real: jax.Array, fake: jax.Array) -> jax.Array
     return jax.nn.relu(1.0 - real) + jax.nn.relu(1.0 + fake)
   if name == "wasserstein":
     return fake - real
-  raise ValueError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+  raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
 
 
 def generator_loss(name: str, fake: jax.Array) -> jax.Array:
@@ -63,7 +64,7 @@ def generator_loss(name: str, fake: jax.Array) -> jax.Array:
     return jax.nn.softplus(-fake)
   if name in ("hinge", "wasserstein"):
     return -fake
-  raise ValueError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+  raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
 
 
 def input_gradient_norms(critic, x: jax.Array) -> jax.Array:
@@ -94,15 +95,31 @@ class GANTask:
   data: DataInfo
 
   def __post_init__(self):
+    self.check_config(self.config)
     loss = self.config.loss
-    if loss.name not in LOSSES:
-      raise ValueError(f"unknown loss.name {loss.name!r}; known: {list(LOSSES)}")
-    if self.config.model.name not in MODELS:
-      raise ValueError(f"unknown GAN model.name {self.config.model.name!r}; known: {list(MODELS)}")
-    if loss.d_steps < 1 or self.config.data.batch_size % loss.d_steps:
-      raise ValueError(
-          f"loss.d_steps={loss.d_steps} must be positive and divide data.batch_size="
-          f"{self.config.data.batch_size}: each discriminator update takes its own chunk of the batch")
+    if self.config.data.batch_size % loss.d_steps:
+      raise UserError(
+          f"loss.d_steps={loss.d_steps} must divide data.batch_size={self.config.data.batch_size}: "
+          "each discriminator update takes its own chunk of the batch")
+
+  @staticmethod
+  def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses unknown names and out-of-range model, loss and optimiser values."""
+    checks.check_config(config, {
+        "model.name": checks.one_of(MODELS),
+        "model.latent_dim": checks.at_least(1),
+        "model.latent_std": checks.NON_NEGATIVE,
+        "model.g_width": checks.at_least(1),
+        "model.d_width": checks.at_least(1),
+        "model.d_norm": checks.one_of(D_NORMS),
+        "loss.name": checks.one_of(LOSSES),
+        "loss.d_steps": checks.at_least(1),
+        "loss.gp_weight": checks.NON_NEGATIVE,
+        "loss.r1_weight": checks.NON_NEGATIVE,
+        "loss.ema_decay": checks.fraction(upper_inclusive=True),
+        **common.optimizer_rules("optim"),
+        **common.optimizer_rules("d_optim"),
+    })
 
   @functools.cached_property
   def generator(self) -> nn.Module:
@@ -268,9 +285,9 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
   Variants: mnist5k (small DCGAN on the embedded digits, scored with FID/KID/modes), its
   mnist5k_collapsed twin (latent_std = 0: one output for every latent), cifar10 (32x32) and
   celeb_a (64x64) with the objective's published optimiser settings, and smoke (tests).
-  `known_variants` is what the experiment file accepts, for the error on any other name."""
-  if variant not in GAN_VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(known_variants)}")
+  `known_variants` is what the experiment file accepts (its own extra variants start from one of
+  these), for the error on any other name."""
+  checks.check_variant(variant, experiment, known_variants)
   config = base_config()
   config.task = "gan"
   config.model = ml_collections.ConfigDict(
@@ -299,7 +316,7 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
     config.data.name = "celeb_a"
     config.data.image_size = 64
     config.model.d_width = 128
-  else:  # smoke
+  elif variant == "smoke":
     config.data.name = "digits"
     config.data.batch_size = 16 * d_steps
     config.data.eval_batch_size = 120

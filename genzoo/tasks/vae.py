@@ -14,11 +14,13 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genzoo import checks
 from genzoo.models import likelihoods
 from genzoo.models.vae import VAE, gaussian_kl_to_standard, log_normal
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
+ARCHITECTURES = ("mlp", "conv")
 # Burda et al. 2016, sec. 5.2: a latent unit is active when Cov_x(E_q[z_u]) exceeds this.
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -34,9 +36,26 @@ class VAETask:
   data: DataInfo
 
   def __post_init__(self):
+    self.check_config(self.config)
     self.likelihood.check_levels(self.data.num_levels)
-    if self.config.eval.iwae_k < 1:
-      raise ValueError(f"eval.iwae_k must be a positive number of samples, got {self.config.eval.iwae_k}")
+
+  @staticmethod
+  def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses unknown names and out-of-range architecture, loss, evaluation and optimiser values."""
+    checks.check_config(config, {
+        "model.architecture": checks.one_of(ARCHITECTURES),
+        "model.hidden": checks.POSITIVE_WIDTHS,
+        "model.channels": checks.NON_EMPTY_POSITIVE_WIDTHS,
+        "model.activation": checks.Rule(lambda name: isinstance(name, str) and callable(getattr(jax.nn, name, None)),
+                                        "the name of a jax.nn activation, e.g. 'relu', 'tanh', 'elu'"),
+        "model.latent_dim": checks.at_least(1),
+        "model.likelihood": checks.one_of(likelihoods.LIKELIHOODS),
+        "loss.beta": checks.NON_NEGATIVE,
+        "loss.kl_warmup_steps": checks.at_least(0),
+        "eval.iwae_k": checks.at_least(1),
+        "eval.iwae_chunk_size": checks.at_least(1),
+        **common.optimizer_rules("optim"),
+    })
 
   @functools.cached_property
   def likelihood(self):

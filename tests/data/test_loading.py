@@ -152,7 +152,7 @@ def test_unprepared_dataset_says_how_to_prepare_it(tmp_path, monkeypatch):
 
   monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_network)
   directory = str(tmp_path)
-  with pytest.raises(RuntimeError, match="dataset 'cifar10' is not prepared") as error:
+  with pytest.raises(FileNotFoundError, match="dataset 'cifar10' is not prepared") as error:
     data.load("cifar10", "train", data_dir=directory)
   message = str(error.value)
   assert f"`tfds build cifar10 --data_dir {directory}`" in message

@@ -1,0 +1,187 @@
+"""The bad-input battery: every user error through the real `genzoo` command (in process).
+
+Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
+the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
+add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
+config), `{smoke_file}`, `{glow}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
+run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
+filled in. Damaged checkpoints and crashes are in test_recovery.py.
+"""
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from genzoo.runner import train as runner
+
+EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "experiments")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  id: str
+  args: tuple[str, ...]
+  message: str  # a regular expression the one-line message must contain
+
+
+def train(*extra, config="{smoke}"):
+  return ("train", f"--config={config}", "--config.data.data_dir={data}", "--workdir={fresh}", *extra)
+
+
+TRAIN_CASES = [
+    Case("unknown key", train("--config.train.stepz=5"),
+         r"unknown config key 'stepz' in --config.train.stepz=5 \(did you mean \"steps\"\?\)"),
+    Case("unknown section", train("--config.trian.steps=5"), r"unknown config key 'trian' in --config.trian.steps=5"),
+    Case("missing config file", train(config="{tmp}/nope.py"), r"cannot load the config file .*nope.py: .*No such file"),
+    Case("unknown variant", train(config="{smoke_file}:mnist6k"),
+         r"--config=.*vae.py:mnist6k: unknown variant 'mnist6k' of experiments/vae.py; known: \['mnist5k'"),
+    Case("config syntax error", train(config="{tmp}/broken.py"), r"config file .*broken.py has a syntax error at line 1"),
+    Case("config value of the wrong type", train("--config.train.steps=abc"),
+         r"flag --config.train.steps=abc: invalid literal for int\(\)"),
+    Case("unknown flag", train("--nosuchflag=1"), r"Unknown command line flag 'nosuchflag'"),
+    Case("zero batch", train("--config.data.batch_size=0"),
+         r"data.batch_size=0 is not accepted: it must be a whole number >= 1"),
+    Case("negative batch", train("--config.data.batch_size=-4"), r"data.batch_size=-4 is not accepted"),
+    Case("batch not divisible by the devices", train("--config.data.batch_size=10"),
+         r"data.batch_size 10 is not divisible by the number of devices \(4\); use a multiple of 4"),
+    Case("batch larger than the split", train("--config.data.batch_size=1440"),
+         r"data.batch_size=1440 is larger than the 1438 training examples of digits; use at most 1438"),
+    Case("zero eval batch", train("--config.data.eval_batch_size=0"), r"data.eval_batch_size=0 is not accepted"),
+    Case("unknown dataset", train("--config.data.name=mnist6k"), r"unknown dataset 'mnist6k'; known datasets: digits"),
+    Case("unknown optimiser", train("--config.optim.name=sgdx"),
+         r"optim.name='sgdx' is not accepted: it must be one of 'adam', 'adamw'"),
+    Case("unknown schedule", train("--config.optim.schedule=step"), r"optim.schedule='step' is not accepted"),
+    Case("unknown likelihood", train("--config.model.likelihood=poisson"),
+         r"model.likelihood='poisson' is not accepted: it must be one of 'bernoulli', 'logistic', 'gaussian'"),
+    Case("unknown binarisation", train("--config.data.binarize=always"),
+         r"data.binarize='always' is not accepted: it must be one of 'none', 'static', 'dynamic'"),
+    Case("n_bits out of range", train("--config.data.n_bits=9"),
+         r"data.n_bits=9 is not accepted: it must be a whole number from 1 to 8, or unset"),
+    Case("zero steps", train("--config.train.steps=0"), r"train.steps=0 is not accepted"),
+    Case("zero learning rate", train("--config.optim.learning_rate=0"),
+         r"optim.learning_rate=0.0 is not accepted: it must be a finite number > 0"),
+    Case("negative learning rate", train("--config.optim.learning_rate=-0.001"), r"optim.learning_rate=-0.001"),
+    Case("NaN learning rate", train("--config.optim.learning_rate=nan"), r"optim.learning_rate=nan"),
+    Case("infinite learning rate", train("--config.optim.learning_rate=inf"), r"optim.learning_rate=inf"),
+    Case("Adam beta of 1", train("--config.optim.b1=1.0"), r"optim.b1=1.0 is not accepted: it must be a number >= 0 and < 1"),
+    Case("negative KL weight", train("--config.loss.beta=-1.0"), r"loss.beta=-1.0 is not accepted"),
+    Case("unknown non-finite policy", train("--config.train.on_nonfinite=ignore"),
+         r"train.on_nonfinite='ignore' is not accepted: it must be one of 'stop', 'skip'"),
+    Case("unknown task", train("--config.task=diffusion"), r"unknown task 'diffusion'; known: \['flow', 'gan', 'vae'\]"),
+    Case("widths that are not numbers", train("--config.model.hidden=abc"), r"model.hidden=\('abc',\) is not accepted"),
+    Case("unknown sample metric", train("--config.eval.sample_metrics=fid,is"), r"unknown sample metrics \['is'\]"),
+    Case("unknown extractor", train("--config.eval.feature_extractor=clip"), r"eval.feature_extractor='clip'"),
+    Case("image size the encoder cannot take",
+         train("--config.model.architecture=conv", "--config.model.channels=(8,16,32,64)"),
+         r"image shape \(8, 8, 1\) cannot be taken by the convolutional encoder with 4 stride-2 stages"),
+    Case("flow deeper than the image", train("--config.model.num_levels=4", config="{glow}"),
+         r"image shape \(8, 8, 1\) cannot pass the 4 squeezes of this flow's levels"),
+    Case("workdir inside a file", ("train", "--config={smoke}", "--config.data.data_dir={data}", "--workdir={tmp}/afile/run"),
+         r"cannot write into .*afile/run: Not a directory"),
+    Case("unknown command", ("fit", "--workdir={fresh}"), r"expected one command out of \['train', 'eval'"),
+    Case("no workdir", ("train", "--config={smoke}"), r"--workdir is required"),
+    Case("train without a config", ("train", "--workdir={fresh}"), r"train needs --config"),
+    Case("train-features without a dataset", ("train-features",), r"train-features needs --dataset"),
+    Case("train-features of an unknown dataset", ("train-features", "--dataset=mnist6k", "--features-dir={tmp}/f"),
+         r"unknown dataset 'mnist6k'"),
+]
+
+RUN_CASES = [
+    Case("eval of a missing workdir", ("eval", "--workdir={fresh}"), r"workdir .*fresh does not exist"),
+    Case("eval of a folder without a run", ("eval", "--workdir={tmp}"), r"holds no genzoo run \(config.json is missing\)"),
+    Case("eval of a missing step", ("eval", "--workdir={run}", "--step=5"), r"no checkpoint at step 5; available steps: \[3, 6\]"),
+    Case("zero IWAE samples", ("eval", "--workdir={run}", "--iwae-k=0"), r"--iwae-k=0 is not accepted: it must be a whole number >= 1"),
+    Case("unknown metric", ("eval", "--workdir={run}", "--metrics=fid,is"), r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes'\]"),
+    Case("unknown extractor", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=clip"),
+         r"unknown feature extractor 'clip'; known: \['classifier', 'inception'\]"),
+    Case("Inception without weights", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception"),
+         r"needs the FID Inception-v3 weights, and no weights file was given"),
+    Case("missing Inception weights", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception",
+                                       "--inception-weights={tmp}/none.npz"), r"and there is no file .*none.npz"),
+    Case("Inception weights that are not an archive", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception",
+                                                       "--inception-weights={tmp}/afile"),
+         r"afile is not a readable .npz archive"),
+    Case("Inception weights of another network", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception",
+                                                  "--inception-weights={tmp}/other.npz"),
+         r"the Inception weights do not match the FID Inception-v3: missing Conv2d_1a_3x3"),
+    Case("zero samples", ("sample", "--workdir={run}", "--num=0"), r"--num=0 is not accepted: it must be a whole number >= 1"),
+    Case("negative temperature", ("sample", "--workdir={run}", "--temperature=-1"),
+         r"--temperature=-1.0 is not accepted: it must be a finite number >= 0"),
+    Case("NaN temperature", ("sample", "--workdir={run}", "--temperature=nan"), r"--temperature=nan is not accepted"),
+    Case("output in a missing folder", ("sample", "--workdir={run}", "--output={tmp}/missing/grid.png"),
+         r"cannot write .*grid.png: the folder .*missing does not exist; create it first"),
+    Case("zero pairs", ("interpolate", "--workdir={run}", "--num-pairs=0"), r"--num-pairs=0 is not accepted"),
+    Case("zero interpolation steps", ("interpolate", "--workdir={run}", "--num-steps=0"),
+         r"--num-steps=0 is not accepted: it must be a whole number >= 2"),
+    Case("more pairs than test images", ("interpolate", "--workdir={run}", "--num-pairs=1000"),
+         r"--num-pairs=1000 needs 2000 test images; the split has 359, so use at most 179"),
+    Case("resuming with another config", ("train", "--config={smoke}", "--config.data.data_dir={data}",
+                                          "--config.model.latent_dim=5", "--workdir={run}"),
+         r"holds a run of a different config \(model.latent_dim: 4 -> 5\); use another --workdir, or pass --overwrite"),
+    Case("resuming with a bad value", ("train", "--config={smoke}", "--config.data.data_dir={data}",
+                                       "--config.train.steps=-8", "--workdir={run}"), r"train.steps=-8 is not accepted"),
+]
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory, vae_smoke_run):
+  """The paths the cases name: the finished VAE smoke run, its data dir, broken files."""
+  config, run = vae_smoke_run
+  root = tmp_path_factory.mktemp("battery")
+  (root / "broken.py").write_text("def get_config(:\n  pass\n")
+  (root / "afile").write_text("not an archive\n")
+  np.savez(root / "other.npz", weight=np.zeros(3))
+  smoke_file = os.path.join(EXPERIMENTS, "vae.py")
+  return {"smoke": f"{smoke_file}:smoke", "smoke_file": smoke_file, "glow": os.path.join(EXPERIMENTS, "glow.py") + ":smoke",
+          "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}
+
+
+@pytest.mark.parametrize("case", TRAIN_CASES + RUN_CASES, ids=lambda case: case.id)
+def test_bad_input_is_one_line_and_changes_nothing(case, places, user_error, digest):
+  before = digest(places["run"])
+  message = user_error(*[arg.format(**places) for arg in case.args])
+  assert digest(places["run"]) == before
+  assert not os.path.exists(places["fresh"])
+  assert re.search(case.message, message), message
+
+
+def test_debug_shows_the_traceback(places, run_cli):
+  with pytest.raises(runner.UserError, match=r"optim.name='sgdx'"):
+    run_cli(*[arg.format(**places) for arg in train("--config.optim.name=sgdx", "--debug")])
+  assert not os.path.exists(places["fresh"])
+
+
+def copy_of_run(places, tmp_path) -> str:
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(places["run"], workdir)
+  return workdir
+
+
+@pytest.mark.parametrize("name", ["config.json", "dataset.json"])
+def test_damaged_run_file_is_named(name, places, tmp_path, user_error, digest):
+  workdir = copy_of_run(places, tmp_path)
+  with open(os.path.join(workdir, name), "w") as f:
+    f.write('{"half a fi')
+  before = digest(workdir)
+  message = user_error("eval", f"--workdir={workdir}")
+  assert f"{workdir}/{name} is damaged: it is not valid JSON" in message
+  assert digest(workdir) == before
+
+
+def test_checkpoint_of_another_model_is_an_error_not_damage(places, tmp_path, user_error, digest):
+  workdir = copy_of_run(places, tmp_path)
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    config = json.load(f)
+  config["model"]["latent_dim"] = 5
+  with open(path, "w") as f:
+    json.dump(config, f)
+  before = digest(workdir)
+  message = user_error("sample", f"--workdir={workdir}")
+  assert "the checkpoint at step 6 in" in message and "does not fit the model of this run's config" in message
+  assert digest(workdir) == before
