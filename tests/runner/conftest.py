@@ -14,3 +14,24 @@ def vae_smoke_run(tmp_path_factory, experiment):
   config.data.data_dir = str(root / "tfds")
   runner.train_and_evaluate(config, str(root / "run"))
   return config, str(root / "run")
+
+
+@pytest.fixture
+def interrupted_run(monkeypatch):
+  """`interrupted_run(config, workdir, step)` trains until training batch `step` is asked for and
+  is interrupted there (KeyboardInterrupt), as a crash would leave the workdir."""
+
+  def run(config, workdir, step):
+    real_batch = runner.datasets.train_batch
+
+    def crash_at(data, batch_step, *args, **kwargs):
+      if batch_step == step:
+        raise KeyboardInterrupt("simulated crash")
+      return real_batch(data, batch_step, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+      patch.setattr(runner.datasets, "train_batch", crash_at)
+      with pytest.raises(KeyboardInterrupt):
+        runner.train_and_evaluate(config, workdir)
+
+  return run

@@ -101,24 +101,14 @@ def read_metrics(workdir):
     return [json.loads(line) for line in f]
 
 
-def test_resumed_run_logs_each_step_once(finished, tmp_path, monkeypatch):
+def test_resumed_run_logs_each_step_once(finished, tmp_path, interrupted_run):
   """A crash after step 4 (checkpoint at 3), a half-written last line, then a resumed run: every
   step has one record, and TensorBoard is told to purge what came after the checkpoint."""
   config, _ = finished
   workdir = str(tmp_path / "run")
-  real_batch = runner.datasets.train_batch
-
-  def crash_at_step_5(data, step, *args, **kwargs):
-    if step == 5:
-      raise KeyboardInterrupt("simulated crash")
-    return real_batch(data, step, *args, **kwargs)
-
-  monkeypatch.setattr(runner.datasets, "train_batch", crash_at_step_5)
-  with pytest.raises(KeyboardInterrupt):
-    runner.train_and_evaluate(config, workdir)
+  interrupted_run(config, workdir, step=5)
   with open(f"{workdir}/metrics.jsonl", "a") as f:
     f.write('{"step": 5, "train/lo')  # what a kill in the middle of a write leaves
-  monkeypatch.setattr(runner.datasets, "train_batch", real_batch)
   runner.train_and_evaluate(config, workdir)
   records = read_metrics(workdir)
   assert [r["step"] for r in records if "train/loss" in r] == [2, 4, 6]

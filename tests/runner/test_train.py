@@ -51,20 +51,10 @@ def test_smoke_run_writes_every_output(vae_smoke_run):
     assert json.load(f)["model"]["latent_dim"] == 4
 
 
-def test_interrupted_run_resumes_to_identical_parameters(vae_smoke_run, smoke, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_identical_parameters(vae_smoke_run, smoke, tmp_path, interrupted_run):
   interrupted = str(tmp_path / "interrupted")
-  real_batch = runner.datasets.train_batch
-
-  def crash_at_step_4(data, step, *args, **kwargs):
-    if step == 4:
-      raise KeyboardInterrupt("simulated interruption")
-    return real_batch(data, step, *args, **kwargs)
-
-  monkeypatch.setattr(runner.datasets, "train_batch", crash_at_step_4)
-  with pytest.raises(KeyboardInterrupt):
-    runner.train_and_evaluate(smoke, interrupted)
+  interrupted_run(smoke, interrupted, step=4)
   assert Checkpoints(interrupted).steps() == [3]
-  monkeypatch.setattr(runner.datasets, "train_batch", real_batch)
   runner.train_and_evaluate(smoke, interrupted)
   chex.assert_trees_all_equal(saved_params(vae_smoke_run[1]), saved_params(interrupted))
 
