@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genzoo.runner.config import base_config
+from genzoo.config import base_config
 from genzoo.tasks import DataInfo, make_task
 
 IMAGE = DataInfo((32, 32, 1), 256)

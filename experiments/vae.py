@@ -30,7 +30,7 @@ smoke: a tiny model and a handful of steps on `digits`, for tests.
 import ml_collections
 
 from genzoo import checks
-from genzoo.runner.config import base_config
+from genzoo.config import base_config
 
 VARIANTS = ("mnist5k", "binarized_mnist", "cifar10", "digits", "smoke")
 

@@ -1,1 +1,20 @@
-"""The experiment runner: train loop, mesh and sharding, checkpoints, logging and the CLI."""
+"""The experiment runner: train, evaluate, sample and interpolate runs in a workdir.
+
+  session.py     a task compiled on the device mesh, random streams, data splits
+  loop.py        the training loop (`train_and_evaluate`)
+  evaluation.py  whole-split metrics and sample quality (`Evaluator`)
+  commands.py    what reads a run: `evaluate`, `sample`, `interpolate`, `restore_session`
+  workdir.py     config.json / dataset.json and write failures
+  checkpoints.py, writers.py, mesh.py, images.py, config.py (the stored config), cli.py
+"""
+
+from genzoo.runner.commands import evaluate, interpolate, restore_session, sample
+from genzoo.runner.evaluation import Evaluator
+from genzoo.runner.loop import NonFiniteError, train_and_evaluate
+from genzoo.runner.session import Session, chief_print, load_split
+from genzoo.runner.workdir import WorkdirConflictError
+
+__all__ = [
+    "Evaluator", "NonFiniteError", "Session", "WorkdirConflictError", "chief_print", "evaluate",
+    "interpolate", "load_split", "restore_session", "sample", "train_and_evaluate",
+]

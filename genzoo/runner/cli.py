@@ -1,8 +1,9 @@
 """The `genzoo` command.
 
   genzoo train --config experiments/vae.py:mnist5k [--config.a.b=v ...] --workdir DIR [--overwrite]
-  genzoo eval --workdir DIR [--step N] [--iwae-k K] [--metrics fid,kid,modes] [--features-dir DIR]
-              [--extractor classifier|inception --inception-weights FILE.npz]
+  genzoo eval --workdir DIR [--step N] [--config.eval.KEY=VALUE ...]
+              shorthands: --iwae-k K, --metrics fid,kid,modes, --features-dir DIR,
+              --extractor classifier|inception, --inception-weights FILE.npz
   genzoo train-features --dataset mnist5k [--features-dir DIR]
   genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
@@ -14,6 +15,7 @@ Multi-host: add --multihost to every process; `jax.distributed.initialize` detec
 (TPU pods, SLURM, ...) or takes --coordinator-address, --num-processes and --process-id.
 """
 
+import ast
 import functools
 import os
 import re
@@ -22,6 +24,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from genzoo import checks
 from genzoo.errors import UserError
 
 COMMANDS = ("train", "eval", "sample", "interpolate", "train-features")
@@ -59,10 +62,30 @@ _PROCESS_ID = flags.DEFINE_integer("process-id", None, "--multihost: index of th
 _DEBUG = flags.DEFINE_bool("debug", False, "Show the traceback of user errors too (a bad flag or config value).")
 
 
-def _command(argv: list[str]) -> str:
-  if len(argv) != 2 or argv[1] not in COMMANDS:
-    raise UserError(f"expected one command out of {list(COMMANDS)}, got {argv[1:]}; see `genzoo --help`")
-  return argv[1]
+def _command(argv: list[str]) -> tuple[str, dict]:
+  """(command, eval overrides) from what flag parsing left: the command, and for `eval` any
+  --config.eval.KEY=VALUE arguments."""
+  positional = [arg for arg in argv[1:] if not arg.startswith("--")]
+  if len(positional) != 1 or positional[0] not in COMMANDS:
+    raise UserError(f"expected one command out of {list(COMMANDS)}, got {positional}; see `genzoo --help`")
+  command, overrides = positional[0], {}
+  for arg in argv[1:]:
+    if not arg.startswith("--"):
+      continue
+    key, has_value, value = arg[2:].partition("=")
+    if command != "eval" or not key.startswith("config.eval.") or not has_value:
+      raise UserError(f"Unknown command line flag {arg.split('=')[0][2:]!r}"
+                      + ("; genzoo eval takes --config.eval.KEY=VALUE overrides" if command == "eval" else ""))
+    overrides[key.removeprefix("config.")] = _literal(value)
+  return command, overrides
+
+
+def _literal(text: str):
+  """A Python literal (5000, 0.5, None, ...) or, failing that, the text itself (fid,kid)."""
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
 
 
 def _require_workdir() -> str:
@@ -71,11 +94,21 @@ def _require_workdir() -> str:
   return _WORKDIR.value
 
 
+def _eval_overrides(overrides: dict) -> dict:
+  """--config.eval.KEY=VALUE overrides, with the shorthand flags (--iwae-k, --metrics, ...) added."""
+  if _IWAE_K.value is not None:
+    checks.check_value("--iwae-k", _IWAE_K.value, checks.at_least(1))
+  shorthands = {"eval.iwae_k": _IWAE_K.value, "eval.sample_metrics": _METRICS.value,
+                "eval.features_dir": _FEATURES_DIR.value, "eval.feature_extractor": _EXTRACTOR.value,
+                "eval.inception_weights": _INCEPTION_WEIGHTS.value}
+  return {**overrides, **{key: value for key, value in shorthands.items() if value is not None}}
+
+
 def main(argv: list[str]) -> None:
   if not flags.FLAGS["verbosity"].present:
     # Library INFO logs (Orbax writes several per checkpoint) only with --verbosity=0.
     logging.set_verbosity(logging.WARNING)
-  command = _command(argv)
+  command, overrides = _command(argv)
   if command == "train-features":
     _train_features()
     return
@@ -87,13 +120,12 @@ def main(argv: list[str]) -> None:
 
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   # Imported here so that `genzoo --help` and usage errors answer without loading JAX.
-  from genzoo.runner import train as runner
+  from genzoo import runner
 
   if command == "train":
     runner.train_and_evaluate(_CONFIG.value, workdir, overwrite=_OVERWRITE.value)
   elif command == "eval":
-    runner.evaluate(workdir, _STEP.value, _IWAE_K.value, _METRICS.value, _FEATURES_DIR.value,
-                    _EXTRACTOR.value, _INCEPTION_WEIGHTS.value)
+    runner.evaluate(workdir, _STEP.value, _eval_overrides(overrides))
   elif command == "sample":
     path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value)
     runner.chief_print(f"wrote {path}")
@@ -120,7 +152,7 @@ def parse_flags(argv: list[str]) -> list[str]:
   """Parses the flags, loading the config file and applying --config.KEY=VALUE overrides; every
   failure of those is a `UserError` that names the flag."""
   try:
-    remaining = flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv, known_only=True)  # `_command` reads, or refuses, what is left
     if _CONFIG.value is not None:
       getattr(_CONFIG.value, "task", None)  # a config file that failed to load fails on first use
     return remaining

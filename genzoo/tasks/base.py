@@ -11,7 +11,9 @@ jit-able functions over a pytree `state` (a dict holding at least "step"):
 
 and, optionally, `interpolate(state, start, end, num_steps) -> uint8 [P, num_steps, H, W, C]`.
 The static `check_config(config)` refuses bad values of the family's own config keys with a
-`genzoo.errors.UserError`; the runner calls it before loading any data.
+`genzoo.errors.UserError`; the runner calls it before loading any data. `PROGRESS_METRICS` names
+the train metrics shown on the progress line, `RESUMABLE_KEYS` the family's config keys (or
+prefixes) that may change when a run is resumed without changing its trajectory.
 A train_step whose loss or gradients are not finite must return the incoming parameters and
 optimiser state unchanged (see `tasks.common.commit_if_finite`) and report `nonfinite = 1`.
 """
@@ -40,6 +42,9 @@ class DataInfo:
 
 class Task(Protocol):
   """The functions every model family provides; see the module docstring."""
+
+  PROGRESS_METRICS: tuple[str, ...]
+  RESUMABLE_KEYS: tuple[str, ...]
 
   @staticmethod
   def check_config(config) -> None: ...

@@ -20,10 +20,10 @@ import numpy as np
 import optax
 
 from genzoo import checks
+from genzoo.config import base_config
 from genzoo.errors import UserError
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
-from genzoo.runner.config import base_config
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
@@ -58,6 +58,9 @@ def check_finite_input(y) -> None:
 class FlowTask:
   config: ml_collections.ConfigDict
   data: DataInfo
+
+  PROGRESS_METRICS = ("loss",)  # bits/dim of the training batch
+  RESUMABLE_KEYS = ("model.remat",)  # memory versus recomputation: the same parameters and updates
 
   def __post_init__(self):
     self.check_config(self.config)

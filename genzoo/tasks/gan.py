@@ -30,10 +30,10 @@ import ml_collections
 import optax
 
 from genzoo import checks
+from genzoo.config import base_config
 from genzoo.errors import UserError
 from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
-from genzoo.runner.config import base_config
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
@@ -93,6 +93,9 @@ def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
 class GANTask:
   config: ml_collections.ConfigDict
   data: DataInfo
+
+  PROGRESS_METRICS = ("d_loss", "g_loss")
+  RESUMABLE_KEYS = ()
 
   def __post_init__(self):
     self.check_config(self.config)

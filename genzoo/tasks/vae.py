@@ -35,6 +35,9 @@ class VAETask:
   config: ml_collections.ConfigDict
   data: DataInfo
 
+  PROGRESS_METRICS = ("loss", "elbo_bpd")
+  RESUMABLE_KEYS = ()
+
   def __post_init__(self):
     self.check_config(self.config)
     self.likelihood.check_levels(self.data.num_levels)

@@ -91,7 +91,7 @@ def test_missing_classifier_and_unknown_metrics_are_explained(tmp_path):
 @pytest.fixture(scope="module")
 def sngan_smoke_run(experiment, digits_classifier, tmp_path_factory):
   """An SN-GAN smoke run scored with FID, KID and modes at its evaluation: (final metrics, workdir)."""
-  from genzoo.runner import train as runner
+  from genzoo import runner
 
   *_, features_dir = digits_classifier
   root = tmp_path_factory.mktemp("sngan")
@@ -144,13 +144,15 @@ def test_vae_and_flow_samples_are_scored_like_gan_samples(experiment, digits_cla
   """The runner's sample metrics on an untrained VAE and Glow: their samples (the data's levels)
   go through the same extractor and give finite scores."""
   from genzoo import tasks
-  from genzoo.runner import train as runner
+  from genzoo import runner
 
   *_, test, features_dir = digits_classifier
   config = experiment(family, "smoke")
   config.eval.update(sample_metrics="fid,modes", metric_samples=150, features_dir=features_dir)
   session = runner.Session.create(config, tasks.DataInfo(test.shape, test.num_levels))
   state = session.init_state({"image": test.images[:40], "label": test.labels[:40]})  # ActNorm sees real data
-  scores = session.sample_metrics(state, test)
+  evaluator = runner.Evaluator(session, test)
+  scores = evaluator.sample_metrics(state)
   assert np.isfinite(scores["fid"]) and 1 <= scores["modes_covered"] <= 10
   assert scores["metrics_protocol"].startswith("classifier:digits features; 150 samples")
+  assert list(evaluator.reference._outputs) == ["classifier:digits"]  # kept for the next evaluation

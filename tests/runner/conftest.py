@@ -2,7 +2,8 @@
 
 import pytest
 
-from genzoo.runner import train as runner
+from genzoo import data as datasets
+from genzoo import runner
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def interrupted_run(monkeypatch):
   is interrupted there (KeyboardInterrupt), as a crash would leave the workdir."""
 
   def run(config, workdir, step):
-    real_batch = runner.datasets.train_batch
+    real_batch = datasets.train_batch
 
     def crash_at(data, batch_step, *args, **kwargs):
       if batch_step == step:
@@ -30,7 +31,7 @@ def interrupted_run(monkeypatch):
       return real_batch(data, batch_step, *args, **kwargs)
 
     with monkeypatch.context() as patch:
-      patch.setattr(runner.datasets, "train_batch", crash_at)
+      patch.setattr(datasets, "train_batch", crash_at)
       with pytest.raises(KeyboardInterrupt):
         runner.train_and_evaluate(config, workdir)
 

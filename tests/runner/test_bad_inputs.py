@@ -17,7 +17,7 @@ import shutil
 import numpy as np
 import pytest
 
-from genzoo.runner import train as runner
+from genzoo.errors import UserError
 
 EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "experiments")
 
@@ -96,9 +96,15 @@ RUN_CASES = [
     Case("eval of a folder without a run", ("eval", "--workdir={tmp}"), r"holds no genzoo run \(config.json is missing\)"),
     Case("eval of a missing step", ("eval", "--workdir={run}", "--step=5"), r"no checkpoint at step 5; available steps: \[3, 6\]"),
     Case("zero IWAE samples", ("eval", "--workdir={run}", "--iwae-k=0"), r"--iwae-k=0 is not accepted: it must be a whole number >= 1"),
+    Case("zero IWAE samples as an override", ("eval", "--workdir={run}", "--config.eval.iwae_k=0"),
+         r"eval.iwae_k=0 is not accepted: it must be a whole number >= 1"),
+    Case("eval override of a key the run lacks", ("eval", "--workdir={run}", "--config.eval.iwae_kk=5"),
+         r"this run's config has no key eval.iwae_kk \(it is a 'vae' run\); its eval keys: \["),
+    Case("eval override outside eval", ("eval", "--workdir={run}", "--config.model.latent_dim=5"),
+         r"Unknown command line flag 'config.model.latent_dim'; genzoo eval takes --config.eval.KEY=VALUE overrides"),
     Case("unknown metric", ("eval", "--workdir={run}", "--metrics=fid,is"), r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes'\]"),
-    Case("unknown extractor", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=clip"),
-         r"unknown feature extractor 'clip'; known: \['classifier', 'inception'\]"),
+    Case("unknown extractor for eval", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=clip"),
+         r"eval.feature_extractor='clip' is not accepted: it must be one of 'classifier', 'inception'"),
     Case("Inception without weights", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception"),
          r"needs the FID Inception-v3 weights, and no weights file was given"),
     Case("missing Inception weights", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception",
@@ -151,7 +157,7 @@ def test_bad_input_is_one_line_and_changes_nothing(case, places, user_error, dig
 
 
 def test_debug_shows_the_traceback(places, run_cli):
-  with pytest.raises(runner.UserError, match=r"optim.name='sgdx'"):
+  with pytest.raises(UserError, match=r"optim.name='sgdx'"):
     run_cli(*[arg.format(**places) for arg in train("--config.optim.name=sgdx", "--debug")])
   assert not os.path.exists(places["fresh"])
 

@@ -19,6 +19,8 @@ def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys, run_cli
   run_cli("eval", f"--workdir={workdir}", "--iwae-k", "12")
   printed = json.loads(capsys.readouterr().out)
   assert printed["iwae_k"] == 12 and printed["step"] == 4
+  run_cli("eval", f"--workdir={workdir}", "--config.eval.iwae_k=10", "--step=3")  # any eval.* key
+  assert json.loads(capsys.readouterr().out)["iwae_k"] == 10
   run_cli("sample", f"--workdir={workdir}", "--temperature", "0.7", "--num", "4")
   assert os.path.exists(os.path.join(workdir, "samples_4_t0.7.png"))
   run_cli("interpolate", f"--workdir={workdir}", "--num-pairs", "2", "--num-steps", "4")

@@ -16,7 +16,7 @@ import chex
 import jax
 import pytest
 
-from genzoo.runner import train as runner
+from genzoo import runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GENZOO = os.path.join(os.path.dirname(sys.executable), "genzoo")

@@ -9,7 +9,7 @@ import chex
 import jax
 import pytest
 
-from genzoo.runner import train as runner
+from genzoo import runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = os.path.join(REPO, "experiments", "vae.py") + ":smoke"

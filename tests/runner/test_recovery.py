@@ -9,7 +9,8 @@ import chex
 import jax
 import pytest
 
-from genzoo.runner import train as runner
+from genzoo import runner
+from genzoo.runner import workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 
 
@@ -146,14 +147,14 @@ def test_skipped_steps_are_logged_and_reported(finished, tmp_path, capsys):
 
 def test_eval_prints_its_results_before_a_failed_write(finished, tmp_path, run_cli, capsys, monkeypatch):
   workdir = copy_run(finished, tmp_path)
-  real_write = runner.write_json
+  real_write = run_files.write_json
 
   def read_only(path, value):
     if os.path.basename(path).startswith("eval_"):
       raise PermissionError(13, "Permission denied", path)
     real_write(path, value)
 
-  monkeypatch.setattr(runner, "write_json", read_only)
+  monkeypatch.setattr(run_files, "write_json", read_only)
   capsys.readouterr()
   with pytest.raises(SystemExit) as exit_info:
     run_cli("eval", f"--workdir={workdir}")

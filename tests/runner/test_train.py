@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from genzoo.runner import train as runner
+from genzoo import runner
 from genzoo.runner.checkpoints import Checkpoints
 
 
@@ -72,7 +72,7 @@ def test_rerunning_a_finished_run_does_not_start_over(vae_smoke_run, smoke, tmp_
 
 def test_eval_sample_and_interpolate_read_a_finished_run(vae_smoke_run, tmp_path):
   workdir = copy_run(vae_smoke_run, tmp_path)
-  metrics = runner.evaluate(workdir, step=3, iwae_k=16)
+  metrics = runner.evaluate(workdir, step=3, overrides={"eval.iwae_k": 16})
   assert metrics["step"] == 3 and metrics["iwae_k"] == 16 and metrics["num_examples"] == 359
   assert os.path.exists(os.path.join(workdir, "eval_3.json"))
   sample_path = runner.sample(workdir, None, num=9, temperature=0.7)

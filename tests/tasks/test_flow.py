@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genzoo import bijectors
-from genzoo.runner import train as runner
+from genzoo import runner
 from genzoo.tasks import DataInfo, make_task
 from genzoo.tasks.flow import FlowTask, standard_normal_log_prob
 

@@ -9,7 +9,7 @@ import pytest
 from genzoo.models.dcgan import DCGANDiscriminator, resolution_plan
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discriminator_downsamplings
 from genzoo.nets.matmul_conv import StridedConv4x4
-from genzoo.runner import train as runner
+from genzoo import runner
 from genzoo.tasks import DataInfo, make_task
 from genzoo.tasks import common, gan
 

@@ -1,0 +1,88 @@
+"""Evaluation over a whole split: the task's metrics from exact per-example sums, and the
+sample-quality scores of `eval.sample_metrics`. One `Evaluator` serves a whole run: its eval step
+compiles once, and the feature extractors and the reference split's features are computed once."""
+
+import functools
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+
+from genzoo import data as datasets
+from genzoo import metrics
+from genzoo.runner.session import EVAL_STREAM, METRICS_STREAM, Session, chief_print, is_chief, stream
+
+
+class Evaluator:
+  """Test metrics of any state of `session`'s task over the whole of `test_data`."""
+
+  def __init__(self, session: Session, test_data: datasets.ImageData):
+    self.session, self.test_data = session, test_data
+    self.config = session.config
+    self.reference = metrics.ReferenceSet(f"the {test_data.name} test split", test_data.images, test_data.num_levels)
+
+  @functools.cached_property
+  def eval_step(self):
+    return self.session.jit_eval_step()
+
+  def __call__(self, state) -> dict:
+    return {**self.task_metrics(state), **self.sample_metrics(state)}
+
+  def task_metrics(self, state) -> dict:
+    """Per-batch sums over the split (the last batch padded and masked), summarised by the task."""
+    eval_rng = stream(self.config, EVAL_STREAM)
+    batches = datasets.eval_batches(
+        self.test_data, self.config.data.eval_batch_size,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+    )
+    sums = None
+    for index, local_batch in enumerate(batches):
+      batch_sums = self.eval_step(state, self.session.parallel.global_batch(local_batch),
+                                  jax.random.fold_in(eval_rng, index))
+      sums = batch_sums if sums is None else jax.tree.map(jnp.add, sums, batch_sums)
+    return self.session.task.summarize(jax.device_get(sums))
+
+  def sample_metrics(self, state) -> dict:
+    """FID/KID/mode coverage of `eval.metric_samples` samples against the test split, as listed
+    in `eval.sample_metrics` (nothing if empty). Configs stored before these keys read as empty."""
+    names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
+    if not names:
+      return {}
+    rng = stream(self.config, METRICS_STREAM)
+
+    def generate(index: int, size: int) -> np.ndarray:
+      return jax.device_get(self.session.jit_sample(state, jax.random.fold_in(rng, index), size, 1.0))
+
+    return metrics.evaluate_samples(
+        generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),
+        batch_size=self.config.data.eval_batch_size,
+        feature_extractor=self.feature_extractor if {"fid", "kid"} & set(names) else None,
+        classifier=self.classifier if "modes" in names else None)
+
+  @functools.cached_property
+  def feature_extractor(self):
+    """FID/KID features, per `eval.feature_extractor`: the dataset's classifier (default) or the
+    FID Inception-v3 read from `eval.inception_weights`."""
+    if self.config.eval.get("feature_extractor", "classifier") == "inception":
+      return metrics.InceptionExtractor.load(self.config.eval.get("inception_weights"))
+    return self.classifier
+
+  @functools.cached_property
+  def classifier(self) -> metrics.ClassifierExtractor:
+    """The data's feature classifier, loaded (or trained first)."""
+    return load_or_train_feature_extractor(
+        self.config.data.name, self.config.eval.get("features_dir"), self.config.data.data_dir)
+
+
+def load_or_train_feature_extractor(dataset: str, features_dir: str | None, data_dir: str | None):
+  """The dataset's feature classifier, trained and cached first if there is none yet."""
+  try:
+    return metrics.ClassifierExtractor.load(dataset, features_dir)
+  except FileNotFoundError:
+    chief_print(f"no feature classifier cached for {dataset!r} yet: training one (`genzoo train-features`)")
+  if is_chief():
+    print(json.dumps(metrics.train_feature_classifier(dataset, features_dir, data_dir=data_dir)), flush=True)
+  multihost_utils.sync_global_devices("genzoo:feature_classifier")
+  return metrics.ClassifierExtractor.load(dataset, features_dir)

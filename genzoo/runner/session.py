@@ -1,0 +1,115 @@
+"""A task compiled on the device mesh: the jitted functions every command uses, the random
+streams they draw from, and the data they read."""
+
+import dataclasses
+import functools
+import sys
+
+import jax
+import ml_collections
+import numpy as np
+
+from genzoo import data as datasets
+from genzoo import tasks
+from genzoo.runner import images
+from genzoo.runner.checkpoints import abstract_with_sharding
+from genzoo.runner.mesh import DataParallel
+
+# Independent random streams, each folded with the step or batch index.
+INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM, METRICS_STREAM = range(5)
+
+
+def stream(config: ml_collections.ConfigDict, name: int) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(config.seed), name)
+
+
+def is_chief() -> bool:
+  return jax.process_index() == 0
+
+
+def chief_print(message: str) -> None:
+  if is_chief():
+    print(message, flush=True)
+
+
+def chief_warn(message: str) -> None:
+  """A one-line warning on stderr."""
+  if is_chief():
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.ImageData:
+  d = config.data
+  return datasets.load(
+      d.name, split, data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize,
+      image_size=d.image_size, pad=d.pad, seed=config.seed,
+  )
+
+
+def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.ImageData, step: int):
+  """This process's rows of the global training batch of `step`."""
+  return datasets.train_batch(
+      train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+  )
+
+
+@dataclasses.dataclass
+class Session:
+  """A task on a mesh with its jitted functions: what every command needs."""
+
+  config: ml_collections.ConfigDict
+  data_info: tasks.DataInfo
+  parallel: DataParallel
+  task: tasks.Task
+
+  @classmethod
+  def create(cls, config: ml_collections.ConfigDict, data_info: tasks.DataInfo,
+             parallel: DataParallel | None = None) -> "Session":
+    parallel = parallel or DataParallel.over()
+    parallel.check_batch_size(config.data.batch_size, "data.batch_size")
+    parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
+    return cls(config, data_info, parallel, tasks.make_task(config, data_info))
+
+  def example_batch(self) -> dict[str, np.ndarray]:
+    return {
+        "image": np.zeros((1,) + self.data_info.image_shape, np.uint8),
+        "label": np.zeros((1,), np.int32),
+    }
+
+  def init_state(self, example_batch):
+    """Initial state, born replicated; data-dependent initialisers see `example_batch`."""
+    init = jax.jit(self.task.init, out_shardings=self.parallel.replicated)
+    return init(stream(self.config, INIT_STREAM), example_batch)
+
+  def abstract_state(self):
+    abstract = jax.eval_shape(self.task.init, stream(self.config, INIT_STREAM), self.example_batch())
+    return abstract_with_sharding(abstract, self.parallel.replicated)
+
+  def jit_train_step(self):
+    p = self.parallel
+    return jax.jit(
+        self.task.train_step,
+        in_shardings=(p.replicated, p.batch, p.replicated),
+        out_shardings=(p.replicated, p.replicated),
+        donate_argnums=0,
+    )
+
+  def jit_eval_step(self):
+    p = self.parallel
+    return jax.jit(
+        self.task.eval_step,
+        in_shardings=(p.replicated, p.batch, p.replicated),
+        out_shardings=p.replicated,
+    )
+
+  @functools.cached_property
+  def jit_sample(self):
+    """The task's `sample`, jitted once per session (compiled once per sample count)."""
+    return jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
+
+  def sample_grid(self, state, num: int, temperature: float = 1.0, rng=None) -> np.ndarray:
+    rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
+    samples = np.asarray(jax.device_get(self.jit_sample(state, rng, num, temperature)))
+    columns = int(np.ceil(np.sqrt(num)))
+    return images.grid(images.to_display(samples, self.data_info.num_levels), columns)
