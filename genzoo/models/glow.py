@@ -5,12 +5,14 @@ steps of a level run under `nn.scan` (parameters stacked along a leading K axis)
 does not grow with K; the inverse scans the same parameters in reverse order.
 """
 
+from typing import ClassVar
+
 import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genzoo import bijectors
+from genzoo import bijectors, checks
 from genzoo.nets.flow_conditioners import GlowConditioner, SplitPrior
 
 FIXED_LU_ENTRIES = ("permutation", "sign")  # of the LU 1x1 convolution: fixed at initialisation
@@ -77,6 +79,10 @@ class Glow(nn.Module):
   hidden: int = 512
   learn_split_prior: bool = True
   remat: bool = True
+
+  # The values its config keys (`model.<field>`) accept, checked before anything is built.
+  CONFIG_RULES: ClassVar[dict] = {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
+                                  "model.hidden": checks.at_least(1)}
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False):

@@ -4,11 +4,13 @@ checkerboard couplings. Conditioners are ResNets; log-scales use the tanh form w
 per-channel scale.
 """
 
+from typing import ClassVar
+
 import distrax
 import flax.linen as nn
 import jax
 
-from genzoo import bijectors
+from genzoo import bijectors, checks
 from genzoo.nets.flow_conditioners import ResNetConditioner
 
 
@@ -24,6 +26,13 @@ class RealNVP(nn.Module):
   hidden: int = 64
   num_blocks: int = 4
   logit_alpha: float = 0.05
+
+  # The values its config keys (`model.<field>`) accept, checked before anything is built.
+  CONFIG_RULES: ClassVar[dict] = {
+      "model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
+      "model.num_blocks": checks.at_least(0),
+      "model.logit_alpha": checks.Rule(lambda v: isinstance(v, (int, float)) and 0 <= v < 0.5, "a number >= 0 and < 0.5"),
+  }
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False):

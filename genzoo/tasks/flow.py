@@ -5,7 +5,7 @@ u ~ U[0, 1)^D, gives the bound log P(x) >= E_u[log p(y)] - D log K (Theis et al.
 bits/dim = (-log p(y) + D log K) / (D log 2). log p(y) = log N(f(y); 0, I) + log|det df/dy| is
 exact, every pre-processing bijector (centring, logit) included.
 
-Config keys read here: `model.name` ("glow" | "realnvp") and its architecture keys, `optim`,
+Config keys read here: `model.name` (a key of FLOW_MODELS) and that model's fields, `optim`,
 `train.steps`.
 """
 
@@ -27,15 +27,9 @@ from genzoo.models.realnvp import RealNVP
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, DataInfo, State
 
-MODEL_RULES = {  # model.name -> the values its architecture keys accept
-    "glow": {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
-             "model.hidden": checks.at_least(1)},
-    "realnvp": {"model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
-                "model.num_blocks": checks.at_least(0),
-                "model.logit_alpha": checks.Rule(lambda v: isinstance(v, (int, float)) and 0 <= v < 0.5,
-                                                 "a number >= 0 and < 0.5")},
-}
-MODELS = tuple(MODEL_RULES)
+# model.name -> a Linen module built as Model(image_shape=..., **the other model.* keys); its
+# defaults and its CONFIG_RULES live with it. Register a new flow here.
+FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP}
 
 
 def standard_normal_log_prob(z: jax.Array) -> jax.Array:
@@ -68,15 +62,15 @@ class FlowTask:
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses unknown model names and out-of-range architecture and optimiser values."""
-    checks.check_config(config, {"model.name": checks.one_of(MODELS)})
-    checks.check_config(config, {**MODEL_RULES[config.model.name], **common.optimizer_rules("optim")})
+    checks.check_config(config, {"model.name": checks.one_of(FLOW_MODELS)})
+    model_class = FLOW_MODELS[config.model.name]
+    checks.check_model_keys(config, model_class, provided=("image_shape",))
+    checks.check_config(config, {**model_class.CONFIG_RULES, **common.optimizer_rules("optim")})
 
   @functools.cached_property
   def model(self):
-    m, shape = self.config.model, self.data.image_shape
-    if m.name == "glow":
-      return Glow(shape, m.num_levels, m.num_steps, m.hidden, m.learn_split_prior, m.remat)
-    return RealNVP(shape, m.num_scales, m.hidden, m.num_blocks, m.logit_alpha)
+    keys = {key: value for key, value in self.config.model.items() if key != "name"}
+    return FLOW_MODELS[self.config.model.name](image_shape=self.data.image_shape, **keys)
 
   @functools.cached_property
   def optimizer(self) -> optax.GradientTransformation:

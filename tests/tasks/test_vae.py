@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -9,7 +10,7 @@ from jax.scipy.stats import multivariate_normal
 
 from genzoo.models import likelihoods
 from genzoo.runner.mesh import DataParallel
-from genzoo.runner.train import Session
+from genzoo.runner import Session
 from genzoo.tasks import DataInfo, make_task
 from genzoo.tasks.vae import largest_divisor_at_most
 
@@ -78,9 +79,10 @@ def linear_gaussian_vae(experiment, monkeypatch, key):
 def test_bounds_on_linear_gaussian_vae_sit_below_exact_and_iwae_approaches_it(experiment, monkeypatch, key):
   task, params, x, exact = linear_gaussian_vae(experiment, monkeypatch, key)
   repeats = 2000
-  log_px, kl, _ = task.elbo_terms(params, jnp.repeat(x, repeats, axis=0), key)
+  log_px, kl, _ = jax.jit(task.elbo_terms)(params, jnp.repeat(x, repeats, axis=0), key)
   elbo = jnp.mean((log_px - kl).reshape(3, repeats), axis=1)
 
+  @functools.partial(jax.jit, static_argnums=(0, 1))
   def iwae(k, draws):
     keys = jax.random.split(jax.random.fold_in(key, k), draws)
     return jnp.mean(jax.vmap(lambda r: task.iwae_bound(params, x, r, k))(keys), axis=0)
@@ -97,11 +99,14 @@ def test_elbo_below_iwae_k_below_iwae_larger_k_on_average(experiment, key):
   task = make_task(experiment("vae", "smoke"), DIGITS)
   state = task.init(key, random_batch(key, 1))
   x = random_batch(jax.random.fold_in(key, 1), 8)["image"]
-  log_px, kl, _ = task.elbo_terms(state["params"], jnp.repeat(x, 200, axis=0), key)
+  log_px, kl, _ = jax.jit(task.elbo_terms)(state["params"], jnp.repeat(x, 200, axis=0), key)
   elbo = jnp.mean(log_px - kl)
-  iwae_5 = jnp.mean(jax.vmap(lambda r: task.iwae_bound(state["params"], x, r, 5))(jax.random.split(key, 100)))
-  iwae_50 = jnp.mean(jax.vmap(lambda r: task.iwae_bound(state["params"], x, r, 50))(jax.random.split(key, 100)))
-  assert elbo < iwae_5 < iwae_50
+
+  @functools.partial(jax.jit, static_argnums=0)
+  def mean_iwae(k):
+    return jnp.mean(jax.vmap(lambda r: task.iwae_bound(state["params"], x, r, k))(jax.random.split(key, 100)))
+
+  assert elbo < mean_iwae(5) < mean_iwae(50)
 
 
 @pytest.mark.parametrize("n, limit, expected", [(5000, 250, 250), (12, 5, 4), (7, 4, 1), (3, 250, 3)])
@@ -118,6 +123,7 @@ def test_iwae_bound_does_not_depend_on_the_chunk_size(experiment, key):
   unchunked_task = make_task(config, DIGITS)
   assert task.iwae_log_weights(state["params"], x, key, 12).shape == (12, 4)
 
+  @functools.partial(jax.jit, static_argnums=0)
   def mean_bound(t):
     draws = jax.random.split(key, 300)
     return jnp.mean(jax.vmap(lambda r: t.iwae_bound(state["params"], x, r, 12))(draws))
