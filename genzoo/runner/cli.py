@@ -159,14 +159,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   except flags.Error as error:
     raise UserError(_flag_error_message(error)) from error
   except (AttributeError, KeyError) as error:  # ml_collections: an override names no config key
-    raise UserError(_unknown_key_message(error, argv)) from error
+    message = _unknown_key_message(error, argv)
+    if message is None:  # raised by the config file's own code
+      raise UserError(_config_file_failed(error, argv)) from error
+    raise UserError(message) from error
   except OSError as error:
     raise UserError(f"cannot load the config file {_config_file(argv)}: {_last_line(str(error))}") from error
   except SyntaxError as error:
     raise UserError(f"the config file {error.filename} has a syntax error at line {error.lineno}: {error.msg}") from error
   except Exception as error:  # pylint: disable=broad-exception-caught  # code in the user's config file
-    raise UserError(f"the config file {_config_file(argv)} failed: {type(error).__name__}: {error} "
-                    "(--debug shows the traceback)") from error
+    raise UserError(_config_file_failed(error, argv)) from error
+
+
+def _config_file_failed(error: Exception, argv: list[str]) -> str:
+  return f"the config file {_config_file(argv)} failed: {type(error).__name__}: {error} (--debug shows the traceback)"
 
 
 def _flag_error_message(error: Exception) -> str:
@@ -190,15 +196,18 @@ def _config_file(argv: list[str]) -> str:
   return "given with --config"
 
 
-def _unknown_key_message(error: Exception, argv: list[str]) -> str:
-  """'unknown config key ...' naming the override flag and ml_collections' suggestion."""
+def _unknown_key_message(error: Exception, argv: list[str]) -> str | None:
+  """'unknown config key ...' naming the override flag and ml_collections' suggestion; None when
+  no --config.KEY=VALUE override names the missing key (the error is not about an override)."""
   text = str(error)
   suggestion = re.search(r'Did you mean "([^"]+)" instead of "([^"]+)"', text)
-  key = suggestion.group(2) if suggestion else re.findall(r"[A-Za-z_]\w*", text)[0]
+  names = re.findall(r"[A-Za-z_]\w*", text)
+  key = suggestion.group(2) if suggestion else (names[0] if names else "")
   overrides = [arg for arg in argv if arg.startswith("--config.") and re.search(rf"\.{re.escape(key)}(=|\.|$)", arg)]
-  where = f" in {overrides[0]}" if overrides else ""
+  if not key or not overrides:
+    return None
   hint = f' (did you mean "{suggestion.group(1)}"?)' if suggestion else ""
-  return f"unknown config key {key!r}{where}{hint}"
+  return f"unknown config key {key!r} in {overrides[0]}{hint}"
 
 
 def _last_line(text: str) -> str:

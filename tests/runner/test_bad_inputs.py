@@ -41,6 +41,9 @@ TRAIN_CASES = [
     Case("unknown variant", train(config="{smoke_file}:mnist6k"),
          r"--config=.*vae.py:mnist6k: unknown variant 'mnist6k' of experiments/vae.py; known: \['mnist5k'"),
     Case("config syntax error", train(config="{tmp}/broken.py"), r"config file .*broken.py has a syntax error at line 1"),
+    Case("config file that raises", train(config="{tmp}/raising.py"),
+         r"the config file .*raising.py failed: KeyError: 'boom' \(--debug shows the traceback\)"),
+    Case("override with no close key", train("--config.train.zzz=5"), r"unknown config key 'zzz' in --config.train.zzz=5$"),
     Case("config value of the wrong type", train("--config.train.steps=abc"),
          r"flag --config.train.steps=abc: invalid literal for int\(\)"),
     Case("unknown flag", train("--nosuchflag=1"), r"Unknown command line flag 'nosuchflag'"),
@@ -140,6 +143,7 @@ def places(tmp_path_factory, vae_smoke_run):
   config, run = vae_smoke_run
   root = tmp_path_factory.mktemp("battery")
   (root / "broken.py").write_text("def get_config(:\n  pass\n")
+  (root / "raising.py").write_text("def get_config():\n  raise KeyError('boom')\n")
   (root / "afile").write_text("not an archive\n")
   np.savez(root / "other.npz", weight=np.zeros(3))
   smoke_file = os.path.join(EXPERIMENTS, "vae.py")
