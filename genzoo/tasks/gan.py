@@ -22,6 +22,7 @@ r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9).
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -41,30 +42,48 @@ MODELS = {  # model.name -> (generator, discriminator) classes
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
-LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein")
 STANDING_STATS_BATCH = 256  # latents whose batch statistics the EMA generator's batch norm uses
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """A GAN objective on discriminator logits (or critic values): `discriminator(real, fake)` per
+  pair and `generator(fake)` per sample, both to be minimised."""
+
+  discriminator: Callable[[jax.Array, jax.Array], jax.Array]
+  generator: Callable[[jax.Array], jax.Array]
+
+
+def _logistic_discriminator(real, fake):
+  return jax.nn.softplus(-real) + jax.nn.softplus(fake)
+
+
+def _critic_generator(fake):
+  return -fake
+
+
+LOSSES = {  # loss.name -> objective (see the module docstring); register new objectives here
+    "minimax": Objective(_logistic_discriminator, lambda fake: -jax.nn.softplus(fake)),
+    "non_saturating": Objective(_logistic_discriminator, lambda fake: jax.nn.softplus(-fake)),
+    "hinge": Objective(lambda real, fake: jax.nn.relu(1.0 - real) + jax.nn.relu(1.0 + fake), _critic_generator),
+    "wasserstein": Objective(lambda real, fake: fake - real, _critic_generator),
+}
+
+
+def objective(name: str) -> Objective:
+  if name not in LOSSES:
+    raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+  return LOSSES[name]
 
 
 def discriminator_loss(name: str, real: jax.Array, fake: jax.Array) -> jax.Array:
   """Per-pair discriminator loss on real and fake logits (see the module docstring)."""
-  if name in ("minimax", "non_saturating"):
-    return jax.nn.softplus(-real) + jax.nn.softplus(fake)
-  if name == "hinge":
-    return jax.nn.relu(1.0 - real) + jax.nn.relu(1.0 + fake)
-  if name == "wasserstein":
-    return fake - real
-  raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+  return objective(name).discriminator(real, fake)
 
 
 def generator_loss(name: str, fake: jax.Array) -> jax.Array:
   """Per-sample generator loss on fake logits (see the module docstring)."""
-  if name == "minimax":
-    return -jax.nn.softplus(fake)
-  if name == "non_saturating":
-    return jax.nn.softplus(-fake)
-  if name in ("hinge", "wasserstein"):
-    return -fake
-  raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
+  return objective(name).generator(fake)
 
 
 def input_gradient_norms(critic, x: jax.Array) -> jax.Array:
@@ -82,6 +101,36 @@ def gradient_penalty(critic, real: jax.Array, fake: jax.Array, rng: jax.Array) -
 def r1_penalty(critic, real: jax.Array) -> jax.Array:
   """E[|grad critic(x_real)|^2] (to be weighted by r1_weight / 2)."""
   return jnp.mean(jnp.square(input_gradient_norms(critic, real)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularizer:
+  """A penalty added to the discriminator's loss: `weight * penalty(critic, real, fake, rng)`,
+  computed at every `interval`-th training step. Lazy regularisation (Karras et al. 2020,
+  StyleGAN2, sec. 3.1) computes it every k-th step only and scales it by k to keep its strength.
+  Its value is logged as the train metric `name`."""
+
+  name: str
+  weight: float
+  penalty: Callable[..., jax.Array]
+  interval: int = 1
+
+  def __call__(self, critic, real, fake, rng, step) -> jax.Array:
+    """The weighted penalty at training step `step` (0 at the steps in between)."""
+    if self.interval == 1:
+      return self.weight * self.penalty(critic, real, fake, rng)
+    return jax.lax.cond(step % self.interval == 0,
+                        lambda: self.interval * self.weight * self.penalty(critic, real, fake, rng),
+                        lambda: jnp.zeros(()))
+
+
+def regularizers(loss: ml_collections.ConfigDict) -> tuple[Regularizer, ...]:
+  """The discriminator regularisers a config asks for (those with a non-zero weight)."""
+  available = (
+      Regularizer("gp", loss.gp_weight, gradient_penalty),
+      Regularizer("r1", 0.5 * loss.r1_weight, lambda critic, real, fake, rng: r1_penalty(critic, real)),
+  )
+  return tuple(regularizer for regularizer in available if regularizer.weight)
 
 
 def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
@@ -123,6 +172,14 @@ class GANTask:
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
     })
+
+  @functools.cached_property
+  def objective(self) -> Objective:
+    return objective(self.config.loss.name)
+
+  @functools.cached_property
+  def regularizers(self) -> tuple[Regularizer, ...]:
+    return regularizers(self.config.loss)
 
   @functools.cached_property
   def generator(self) -> nn.Module:
@@ -174,7 +231,7 @@ class GANTask:
     mask = batch["mask"]
     real = self.discriminate(state, self.to_signed(batch["image"]))
     fake = self.discriminate(state, self.generate_ema(state, rng, mask.shape[0], 1.0))
-    d_loss = discriminator_loss(self.config.loss.name, real, fake)
+    d_loss = self.objective.discriminator(real, fake)
     return {"count": jnp.sum(mask), "d_real": jnp.sum(real * mask), "d_fake": jnp.sum(fake * mask),
             "d_loss": jnp.sum(d_loss * mask)}
 
@@ -193,20 +250,19 @@ class GANTask:
     z_rng, penalty_rng = jax.random.split(rng)
     fake, _ = self.generate(state["params"]["generator"], state, z_rng, real.shape[0], train=True)
     fake = jax.lax.stop_gradient(fake)
-    loss_cfg = self.config.loss
 
     def loss_fn(d_params):
       logits, d_state = self.discriminator.apply(
           {"params": d_params, **state["model_state"]["discriminator"]},
           jnp.concatenate([real, fake]), train=True, mutable=list(state["model_state"]["discriminator"]))
       real_logits, fake_logits = jnp.split(logits, 2)
-      loss = jnp.mean(discriminator_loss(loss_cfg.name, real_logits, fake_logits))
+      loss = jnp.mean(self.objective.discriminator(real_logits, fake_logits))
       critic = functools.partial(self.discriminate, {**state, "params": {**state["params"], "discriminator": d_params}})
-      gp = gradient_penalty(critic, real, fake, penalty_rng) if loss_cfg.gp_weight else jnp.zeros(())
-      r1 = r1_penalty(critic, real) if loss_cfg.r1_weight else jnp.zeros(())
-      total = loss + loss_cfg.gp_weight * gp + 0.5 * loss_cfg.r1_weight * r1
+      penalties = {regularizer.name: regularizer(critic, real, fake, penalty_rng, state["step"])
+                   for regularizer in self.regularizers}
+      total = functools.reduce(jnp.add, penalties.values(), loss)
       return total, (d_state, {"d_loss": loss, "d_real": jnp.mean(real_logits),
-                               "d_fake": jnp.mean(fake_logits), "gp": gp, "r1": r1})
+                               "d_fake": jnp.mean(fake_logits), **penalties})
 
     (_, (d_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["discriminator"])
     state = self.apply_update(state, "discriminator", grads)
@@ -216,7 +272,7 @@ class GANTask:
   def generator_update(self, state: State, batch_size: int, rng: jax.Array) -> tuple[State, dict]:
     def loss_fn(g_params):
       fake, g_state = self.generate(g_params, state, rng, batch_size, train=True)
-      return jnp.mean(generator_loss(self.config.loss.name, self.discriminate(state, fake))), g_state
+      return jnp.mean(self.objective.generator(self.discriminate(state, fake))), g_state
 
     (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
     state = self.apply_update(state, "generator", grads)
@@ -240,16 +296,15 @@ class GANTask:
                                 train=train, mutable=["batch_stats"])
 
   def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float) -> jax.Array:
-    """EMA-generator images in [-1, 1]. Its batch norm uses 'standing' statistics: those of the EMA
-    weights on a batch of STANDING_STATS_BATCH latents (the online generator's running averages
-    belong to other weights)."""
+    """EMA-generator images in [-1, 1]. A generator with batch norm uses 'standing' statistics:
+    those of the EMA weights on a batch of STANDING_STATS_BATCH latents (the online generator's
+    running averages belong to other weights); one without uses its EMA weights as they are."""
     stats_rng, z_rng = jax.random.split(rng)
-    standing = self.generator.clone(bn_momentum=0.0).apply(
-        {"params": state["ema_generator"], **state["model_state"]["generator"]},
-        self.latents(stats_rng, STANDING_STATS_BATCH, 1.0),
-        train=True, mutable=["batch_stats"])[1]
-    return self.generator.apply({"params": state["ema_generator"], **standing},
-                                self.latents(z_rng, num, temperature), train=False)
+    variables = {"params": state["ema_generator"], **state["model_state"]["generator"]}
+    if "batch_stats" in variables:
+      variables.update(self.generator.clone(bn_momentum=0.0).apply(
+          variables, self.latents(stats_rng, STANDING_STATS_BATCH, 1.0), train=True, mutable=["batch_stats"])[1])
+    return self.generator.apply(variables, self.latents(z_rng, num, temperature), train=False)
 
   def latents(self, rng: jax.Array, num: int, temperature: float) -> jax.Array:
     """z ~ N(0, (latent_std * temperature)^2 I). latent_std = 0 turns the noise off: a generator

@@ -17,17 +17,12 @@ import optax
 from genzoo import checks
 from genzoo.models import likelihoods
 from genzoo.models.vae import VAE, gaussian_kl_to_standard, log_normal
-from genzoo.tasks import common
+from genzoo.tasks import common, importance
 from genzoo.tasks.base import Batch, DataInfo, State
 
 ARCHITECTURES = ("mlp", "conv")
 # Burda et al. 2016, sec. 5.2: a latent unit is active when Cov_x(E_q[z_u]) exceeds this.
 ACTIVE_UNIT_THRESHOLD = 0.01
-
-
-def largest_divisor_at_most(n: int, limit: int) -> int:
-  """The largest divisor of `n` that is <= `limit` (so `n` samples split into equal chunks)."""
-  return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -174,16 +169,13 @@ class VAETask:
     return log_px, gaussian_kl_to_standard(mean, log_std), mean
 
   def iwae_log_weights(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
-    """log p(x, z_k) - log q(z_k | x) for `num_samples` posterior draws: [num_samples, B].
-
-    Draws are vectorised in chunks of at most `eval.iwae_chunk_size` and the chunks run one
-    after another under `lax.map`, so memory is bounded whatever `num_samples` is.
-    """
-    chunk = largest_divisor_at_most(num_samples, self.config.eval.iwae_chunk_size)
+    """log p(x, z_k) - log q(z_k | x) for `num_samples` posterior draws: [num_samples, B], in
+    chunks of at most `eval.iwae_chunk_size` (see `tasks.importance`), so memory is bounded
+    whatever `num_samples` is."""
     mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
     likelihood_rng, chunks_rng = jax.random.split(rng)
 
-    def chunk_log_weights(chunk_rng):
+    def chunk_log_weights(chunk_rng, chunk):
       z = mean + jnp.exp(log_std) * jax.random.normal(chunk_rng, (chunk,) + mean.shape)
       decoded = self.model.apply({"params": params}, z, method=VAE.decode)
       # One dequantisation draw per image, shared by its samples (a bound for every draw).
@@ -191,13 +183,11 @@ class VAETask:
       zeros = jnp.zeros_like(z)
       return log_px + log_normal(z, zeros, zeros) - log_normal(z, mean, log_std)
 
-    log_weights = jax.lax.map(chunk_log_weights, jax.random.split(chunks_rng, num_samples // chunk))
-    return log_weights.reshape((num_samples,) + x.shape[:1])
+    return importance.log_weights(chunk_log_weights, chunks_rng, num_samples, self.config.eval.iwae_chunk_size)
 
   def iwae_bound(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
     """IWAE_k = log (1/k) sum_k p(x, z_k) / q(z_k | x) (Burda et al. 2016, eq. 8), per example."""
-    log_weights = self.iwae_log_weights(params, x, rng, num_samples)
-    return jax.nn.logsumexp(log_weights, axis=0) - math.log(num_samples)
+    return importance.log_mean_exp(self.iwae_log_weights(params, x, rng, num_samples))
 
   def bits_per_dim(self, log_prob_nats: jax.Array) -> jax.Array:
     return -log_prob_nats / (self.data.num_dims * math.log(2.0))

@@ -3,6 +3,7 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -158,3 +159,16 @@ def test_wgan_gp_resnet_variant_decays_the_learning_rate_linearly(experiment):
   for optim in (config.optim, config.d_optim):
     schedule = common.learning_rate_schedule(optim, config.train.steps)
     np.testing.assert_allclose([schedule(0), schedule(50_000), schedule(100_000)], [2e-4, 1e-4, 0.0], atol=1e-12)
+
+
+def test_lazy_regularizer_applies_every_interval_with_its_weight_scaled(key):
+  """Karras et al. 2020: computed at every k-th step only, k times as strong, so on average the same."""
+  def critic(x):
+    return jnp.sum(x * 2.0, axis=(1, 2, 3))  # |grad| = 2 * sqrt(16) = 8 per example
+
+  real = jnp.ones((3, 4, 4, 1))
+  lazy = gan.Regularizer("r1", 0.5, lambda c, r, f, rng: gan.r1_penalty(c, r), interval=4)
+  values = [float(jax.jit(lazy, static_argnums=0)(critic, real, real, key, step)) for step in range(8)]
+  np.testing.assert_allclose(values, [4 * 0.5 * 64.0, 0, 0, 0] * 2, rtol=1e-5)
+  wgan_gp = ml_collections.ConfigDict(dict(gp_weight=10.0, r1_weight=0.0))
+  assert [r.name for r in gan.regularizers(wgan_gp)] == ["gp"]  # only the regularisers a config weights

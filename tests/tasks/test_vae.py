@@ -12,7 +12,7 @@ from genzoo.models import likelihoods
 from genzoo.runner.mesh import DataParallel
 from genzoo.runner import Session
 from genzoo.tasks import DataInfo, make_task
-from genzoo.tasks.vae import largest_divisor_at_most
+from genzoo.tasks.importance import largest_divisor_at_most
 
 DIGITS = DataInfo((8, 8, 1), 17)
 
