@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 
 import jax
 import orbax.checkpoint as ocp
@@ -87,11 +88,12 @@ class Checkpoints:
 
     A checkpoint that does not restore into `abstract_state` but does restore on its own is intact
     and of another model: that is a `UserError`, never a reason to skip it."""
-    with _quiet_failed_reads():
+    with _quiet_failed_reads() as failures:
       try:
         return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), None
       except Exception as error:  # pylint: disable=broad-exception-caught  # orbax raises bare Exceptions
         mismatch = error
+        failures.append(error)
       # A failed read can leave the manager unable to read other steps: start a fresh one.
       self.manager.close()
       self.manager = self._open()
@@ -128,15 +130,22 @@ def _first_line(error: Exception, limit: int = 160) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_failed_reads():
-  """Silences the reports that a failed Orbax read leaves behind (abandoned reader coroutines
-  and threads print TensorStore spec dumps), so a damaged checkpoint costs one warning line."""
+def _quiet_failed_reads(settle_rounds: int = 20, pause: float = 0.05):
+  """Silences the reports that a failed Orbax read leaves behind, so a damaged checkpoint costs one
+  warning line: the reads still in flight when one failed finish later, on TensorStore's threads,
+  and report into Orbax's closed event loop (spec dumps, "Event loop is closed"). The context
+  yields a list; when a failure was appended to it, those stragglers are given up to
+  `settle_rounds * pause` seconds to finish while the reports are still silenced."""
   hooks = sys.unraisablehook, threading.excepthook, sys.excepthook
   sys.unraisablehook = threading.excepthook = sys.excepthook = lambda *_: None
+  failures = []
   try:
-    yield
+    yield failures
   finally:
-    gc.collect()
+    for _ in range(settle_rounds if failures else 1):
+      gc.collect()
+      if failures:
+        time.sleep(pause)
     sys.unraisablehook, threading.excepthook, sys.excepthook = hooks
 
 
