@@ -66,8 +66,8 @@ def truncate_metrics(path: str, last_step: int) -> None:
     return
   with open(path) as f:
     original = f.read()
-  kept = "".join(f"{line}\n" for line in original.split("\n")
-                 if _step_of(line) is not None and _step_of(line) <= last_step)
+  steps = [(line, _step_of(line)) for line in original.split("\n")]
+  kept = "".join(f"{line}\n" for line, step in steps if step is not None and step <= last_step)
   if kept != original:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:

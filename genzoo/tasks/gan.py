@@ -71,19 +71,10 @@ LOSSES = {  # loss.name -> objective (see the module docstring); register new ob
 
 
 def objective(name: str) -> Objective:
+  """The objective `loss.name` names (see the module docstring)."""
   if name not in LOSSES:
     raise UserError(f"unknown loss.name {name!r}; known: {list(LOSSES)}")
   return LOSSES[name]
-
-
-def discriminator_loss(name: str, real: jax.Array, fake: jax.Array) -> jax.Array:
-  """Per-pair discriminator loss on real and fake logits (see the module docstring)."""
-  return objective(name).discriminator(real, fake)
-
-
-def generator_loss(name: str, fake: jax.Array) -> jax.Array:
-  """Per-sample generator loss on fake logits (see the module docstring)."""
-  return objective(name).generator(fake)
 
 
 def input_gradient_norms(critic, x: jax.Array) -> jax.Array:

@@ -10,7 +10,6 @@ import math
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 
 # rng, number of draws -> log weights [draws, B]
 ChunkLogWeights = Callable[[jax.Array, int], jax.Array]
@@ -32,8 +31,3 @@ def log_weights(chunk_log_weights: ChunkLogWeights, rng: jax.Array, num_samples:
 def log_mean_exp(log_weights_: jax.Array) -> jax.Array:
   """log (1/K) sum_k exp(log w_k) over the leading axis: the importance-sampling bound."""
   return jax.nn.logsumexp(log_weights_, axis=0) - math.log(log_weights_.shape[0])
-
-
-def bound(chunk_log_weights: ChunkLogWeights, rng: jax.Array, num_samples: int, chunk_size: int) -> jax.Array:
-  """The importance-sampling bound with `num_samples` draws, per example [B]."""
-  return log_mean_exp(log_weights(chunk_log_weights, rng, num_samples, chunk_size))
