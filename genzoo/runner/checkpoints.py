@@ -130,22 +130,22 @@ def _first_line(error: Exception, limit: int = 160) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_failed_reads(settle_rounds: int = 20, pause: float = 0.05):
+def _quiet_failed_reads(settle_seconds: float = 0.5):
   """Silences the reports that a failed Orbax read leaves behind, so a damaged checkpoint costs one
   warning line: the reads still in flight when one failed finish later, on TensorStore's threads,
   and report into Orbax's closed event loop (spec dumps, "Event loop is closed"). The context
-  yields a list; when a failure was appended to it, those stragglers are given up to
-  `settle_rounds * pause` seconds to finish while the reports are still silenced."""
+  yields a list; when a failure was appended to it, those stragglers get `settle_seconds` to
+  finish while the reports are still silenced. One garbage collection then reaps the abandoned
+  reader coroutines (a collection is slow with a large heap, so it is not repeated)."""
   hooks = sys.unraisablehook, threading.excepthook, sys.excepthook
   sys.unraisablehook = threading.excepthook = sys.excepthook = lambda *_: None
   failures = []
   try:
     yield failures
   finally:
-    for _ in range(settle_rounds if failures else 1):
-      gc.collect()
-      if failures:
-        time.sleep(pause)
+    if failures:
+      time.sleep(settle_seconds)
+    gc.collect()
     sys.unraisablehook, threading.excepthook, sys.excepthook = hooks
 
 
