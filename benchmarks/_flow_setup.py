@@ -3,9 +3,10 @@
 import numpy as np
 
 from genzoo.config import base_config
-from genzoo.tasks import DataInfo, make_task
+from genzoo.data import image_spec
+from genzoo.tasks import make_task
 
-IMAGE = DataInfo((32, 32, 1), 256)
+IMAGE = image_spec((32, 32, 1), 256, num_classes=10)
 
 
 def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size: int = 64,
@@ -21,7 +22,7 @@ def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size
 def random_batch(batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(seed)
   return {
-      "image": rng.integers(0, 256, (batch_size,) + IMAGE.image_shape, dtype=np.uint8),
+      "image": rng.integers(0, 256, (batch_size,) + IMAGE.x.shape, dtype=np.uint8),
       "label": np.zeros((batch_size,), np.int32),
       "mask": np.ones((batch_size,), np.float32),
   }
@@ -36,7 +37,7 @@ def glow_forward_flops(num_steps: int, num_levels: int = 3, hidden: int = 128) -
   (shift and raw for C/2 channels each). Per split: the prior's 3x3 zero conv from C/2 to C.
   Element-wise work (ActNorm, exp, sums) is left out.
   """
-  height, width, depth = IMAGE.image_shape
+  height, width, depth = IMAGE.x.shape
   total = 0.0
   for level in range(num_levels):
     height, width, depth = height // 2, width // 2, depth * 4

@@ -15,16 +15,17 @@ import statistics
 import jax
 import numpy as np
 
-from genzoo.tasks import DataInfo, make_task
+from genzoo.data import image_spec
+from genzoo.tasks import make_task
 
 from _measure import load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
 
-IMAGE = DataInfo((32, 32, 3), 256)
+IMAGE = image_spec((32, 32, 3), 256, num_classes=10)
 
 
 def random_batch(batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(seed)
-  return {"image": rng.integers(0, 256, (batch_size,) + IMAGE.image_shape, dtype=np.uint8),
+  return {"image": rng.integers(0, 256, (batch_size,) + IMAGE.x.shape, dtype=np.uint8),
           "label": np.zeros((batch_size,), np.int32), "mask": np.ones((batch_size,), np.float32)}
 
 

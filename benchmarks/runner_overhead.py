@@ -18,7 +18,7 @@ import time
 import jax
 
 from genzoo import data as datasets
-from genzoo import runner, tasks
+from genzoo import runner
 
 from _measure import load_experiment
 
@@ -44,7 +44,7 @@ def runner_steps_per_sec(config) -> float:
 
 def bare_steps_per_sec(config, train_data) -> float:
   """The same jitted step over the same batches, staged on the devices beforehand."""
-  session = runner.Session.create(config, tasks.DataInfo(train_data.shape, train_data.num_levels))
+  session = runner.Session.create(config, train_data.spec)
   step_fn = session.jit_train_step()
   rng = jax.random.key(0)
   num_batches = 16

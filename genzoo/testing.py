@@ -2,7 +2,9 @@
 
 The contract (GUIDE §3): `forward_and_log_det` and `inverse_and_log_det` invert each other, return
 log|det J| summed over the event axes, support arbitrary leading batch axes, treat every example
-independently, trace under `jax.jit` and have finite gradients. `check_bijector` checks all of
+independently, trace under `jax.jit` and have finite gradients. A conditional bijector (one
+built with a context, `condition=`, batched like its inputs) does all of this for every context,
+and each example depends on its own context only. `check_bijector` checks all of
 this on a batch of inputs and fails with an `AssertionError` naming the property, the bijector
 class and the worst discrepancy. `dense_log_det` is the autodiff reference it uses for log-dets.
 
@@ -27,6 +29,22 @@ Example -- write a bijector, then check it (in float64, and with parameter gradi
     params = {"s": jnp.full((4, 4, 2), 0.1), "b": jnp.zeros((4, 4, 2))}
     x = jnp.linspace(-2.0, 2.0, 4 * 4 * 4 * 2).reshape(4, 4, 4, 2)
     check_bijector(lambda p: Affine(p["s"], p["b"]), x, params=params, float64=True)
+
+A conditional coupling on vectors [4] with a context [3] per example (the factory takes both)::
+
+    import jax.numpy as jnp
+    from genzoo import bijectors
+    from genzoo.testing import check_bijector
+
+    def make(p, condition):
+      conditioner = lambda x_a, c: (jnp.tanh(x_a @ p["a"] + c @ p["c"]), x_a @ p["b"])
+      return bijectors.Coupling(bijectors.SplitPartition(), conditioner,
+                                bijectors.affine_transformer("tanh"), event_ndims=1,
+                                condition=condition)
+
+    params = {"a": jnp.full((2, 2), 0.3), "b": jnp.full((2, 2), -0.2), "c": jnp.full((3, 2), 0.5)}
+    x, context = jnp.linspace(-2.0, 2.0, 6 * 4).reshape(6, 4), jnp.ones((6, 3))
+    check_bijector(make, x, params=params, condition=context)
 """
 
 import contextlib
@@ -48,7 +66,7 @@ DEFAULT_TOLERANCES = {"float32": (1e-3, 1e-4), "float64": (1e-9, 1e-10)}
 # How many examples get the (quadratic-cost) dense-Jacobian log-det check.
 NUM_JACOBIAN_EXAMPLES = 2
 
-Factory = Callable[[Any], distrax.Bijector]
+Factory = Callable[..., distrax.Bijector]  # (params) or (params, condition) -> Bijector
 
 
 def check_bijector(
@@ -56,6 +74,7 @@ def check_bijector(
     x: jax.Array,
     *,
     params: Any = None,
+    condition: Any = None,
     float64: bool = False,
     rtol: float | None = None,
     atol: float | None = None,
@@ -70,7 +89,9 @@ def check_bijector(
        The later checks run jitted, which keeps their compile time down.
     4. batch broadcasting: `x` regrouped into two leading batch axes (`[2, B // 2]`, or `[1, B]`
        for odd B) gives the same values, and so does each example alone (`x[i:i+1]`), which
-       catches statistics taken across the batch. Same for the inverse at `y = forward(x)`.
+       catches statistics taken across the batch. Same for the inverse at `y = forward(x)`. A
+       `condition` is regrouped and sliced with `x`, so an example that reads another example's
+       context fails here.
     5. log-det vs Jacobian: for the first 2 examples, the forward log-det equals log|det J| of the
        dense Jacobian of the flattened single-example map (`dense_log_det`; no `vmap` needed).
        Its cost grows with the square of the event size: keep events small (a few hundred).
@@ -79,14 +100,16 @@ def check_bijector(
        `inverse_log_det_jacobian` agree with the `*_and_log_det` methods.
     7. finite gradients: the gradients of `sum(y) + sum(log_det)` with respect to `x` (forward) and
        of `sum(x) + sum(inverse log_det)` with respect to `y` (inverse) are finite, and so are
-       those with respect to `params` when given.
+       those with respect to `params` and `condition` when given.
 
   Args:
     bijector: the `distrax.Bijector` to check or, when `params` is given, a callable
-      `params -> distrax.Bijector`, so that parameter gradients are checked too.
+      `params -> distrax.Bijector`, so that parameter gradients are checked too; with a
+      `condition`, a callable `(params, condition) -> distrax.Bijector` (params may be None).
     x: inputs `[B, *event_shape_in]`: one batch axis (B >= 2) and `bijector.event_ndims_in` event
       axes. Pick values where the bijector is smooth (e.g. away from a ReLU's kink).
     params: a pytree of float arrays for the factory form; `None` for a plain bijector.
+    condition: the context of a conditional bijector, an array `[B, ...]` batched like `x`.
     float64: run every check in float64 with tight tolerances. `x` and the float leaves of
       `params` are cast, but a plain bijector's own arrays are not: pass the factory form (or
       build the bijector from float64 arrays under `jax.enable_x64(True)`) for a full test.
@@ -102,10 +125,11 @@ def check_bijector(
   dtype = jnp.float64 if float64 else jnp.float32
   precision = jax.enable_x64(True) if float64 else contextlib.nullcontext()
   with precision:
-    make = _as_factory(bijector, params)
-    params = _cast_floats(params, dtype)
+    make = _as_factory(bijector, params, condition)
+    params, condition = _cast_floats(params, dtype), _cast_floats(condition, dtype)
     x = jnp.asarray(x, dtype)
-    bij = make(params)
+    _check_condition(condition, x)
+    bij = make(params, condition)
     if not isinstance(bij, distrax.Bijector):
       raise TypeError(f"the factory must return a distrax.Bijector, got {type(bij).__name__}")
     _check_input(bij, x)
@@ -122,16 +146,16 @@ def check_bijector(
     _check_shapes(check, bij, x, y, log_det, x_back, inv_log_det)
     _check_round_trip(check, bij, x, y, x_back)
     both_ways = functools.partial(jax.jit(functools.partial(_both_ways, make)), params)
-    _check_jit(check, both_ways, x, y, log_det, x_back, inv_log_det)
-    _check_batching(check, both_ways, x, y, log_det, x_back, inv_log_det)
-    _check_jacobian(check, make, params, x)
+    _check_jit(check, both_ways, condition, x, y, log_det, x_back, inv_log_det)
+    _check_batching(check, both_ways, condition, x, y, log_det, x_back, inv_log_det)
+    _check_jacobian(check, make, params, condition, x)
     _check_inverse_log_det(check, bij, x, y, log_det, x_back, inv_log_det)
-    _check_gradients(check, make, params, x, y)
+    _check_gradients(check, make, params, condition, x, y)
 
 
-def _both_ways(make: Factory, params, x, y):
+def _both_ways(make: Factory, params, condition, x, y):
   """`(forward_and_log_det(x), inverse_and_log_det(y))`: one program to jit per batch shape."""
-  bij = make(params)
+  bij = make(params, condition)
   return bij.forward_and_log_det(x), bij.inverse_and_log_det(y)
 
 
@@ -199,16 +223,35 @@ def _worst_discrepancy(actual: np.ndarray, expected: np.ndarray, rtol: float, at
   )
 
 
-def _as_factory(bijector, params) -> Factory:
-  """The `params -> Bijector` callable for either calling form of `check_bijector`."""
+def _as_factory(bijector, params, condition) -> Factory:
+  """The `(params, condition) -> Bijector` callable for every calling form of `check_bijector`."""
+  if condition is not None:
+    if isinstance(bijector, distrax.Bijector) or not callable(bijector):
+      raise TypeError("with condition=, pass a callable (params, condition) -> distrax.Bijector")
+    return bijector
   if params is None:
     if not isinstance(bijector, distrax.Bijector):
       raise TypeError(f"expected a distrax.Bijector (or a factory together with params=), "
                       f"got {type(bijector).__name__}")
-    return lambda _: bijector
+    return lambda _, __: bijector
   if isinstance(bijector, distrax.Bijector) or not callable(bijector):
     raise TypeError("with params=, pass a callable params -> distrax.Bijector as the bijector")
-  return bijector
+  return lambda p, _: bijector(p)
+
+
+def _check_condition(condition, x: jax.Array) -> None:
+  """Rejects a context that is not batched like `x`."""
+  if condition is not None and jnp.shape(condition)[:1] != x.shape[:1]:
+    raise ValueError(f"condition must be batched like x ([{x.shape[0]}, ...]), got shape {jnp.shape(condition)}")
+
+
+def _take(condition, rows):
+  """The context of examples `rows` (a slice), or None."""
+  return None if condition is None else condition[rows]
+
+
+def _regroup(condition, lead):
+  return None if condition is None else condition.reshape(lead + condition.shape[1:])
 
 
 def _cast_floats(tree, dtype):
@@ -261,12 +304,12 @@ def _check_round_trip(check, bij, x, y, x_back):
   check.close("round trip", "forward(inverse(forward(x))) vs forward(x)", bij.forward(x_back), y)
 
 
-def _check_batching(check, both_ways, x, y, log_det, x_back, inv_log_det):
+def _check_batching(check, both_ways, condition, x, y, log_det, x_back, inv_log_det):
   """Two leading batch axes, and each example alone, reproduce the batched results."""
   b = x.shape[0]
   lead = (2, b // 2) if b % 2 == 0 else (1, b)
-  regrouped = both_ways(x.reshape(lead + x.shape[1:]), y.reshape(lead + y.shape[1:]))
-  singles = [both_ways(x[i:i + 1], y[i:i + 1]) for i in range(b)]
+  regrouped = both_ways(_regroup(condition, lead), x.reshape(lead + x.shape[1:]), y.reshape(lead + y.shape[1:]))
+  singles = [both_ways(_take(condition, slice(i, i + 1)), x[i:i + 1], y[i:i + 1]) for i in range(b)]
   expected = ((y, log_det), (x_back, inv_log_det))
   for d, direction in enumerate(("forward", "inverse")):
     for k, (what, is_log_det) in enumerate((("output", False), ("log-det", True))):
@@ -277,12 +320,12 @@ def _check_batching(check, both_ways, x, y, log_det, x_back, inv_log_det):
                   jnp.concatenate([single[d][k] for single in singles]), want, log_det=is_log_det)
 
 
-def _check_jacobian(check, make, params, x):
+def _check_jacobian(check, make, params, condition, x):
   """The first examples' forward log-dets match `dense_log_det` of the forward map (jitted)."""
 
   @jax.jit
-  def log_dets(p, x_single):
-    forward_and_log_det = make(p).forward_and_log_det
+  def log_dets(p, c, x_single):
+    forward_and_log_det = make(p, c).forward_and_log_det
 
     def forward(v):
       return forward_and_log_det(v)[0]
@@ -290,7 +333,7 @@ def _check_jacobian(check, make, params, x):
     return forward_and_log_det(x_single[None])[1][0], dense_log_det(forward, x_single)
 
   for i in range(min(NUM_JACOBIAN_EXAMPLES, x.shape[0])):
-    log_det, expected = log_dets(params, x[i])
+    log_det, expected = log_dets(params, _take(condition, slice(i, i + 1)), x[i])
     check.close("log-det vs Jacobian", f"forward log-det vs log|det J| (slogdet) of example {i}",
                 log_det, expected, log_det=True)
 
@@ -308,10 +351,10 @@ def _check_inverse_log_det(check, bij, x, y, log_det, x_back, inv_log_det):
               bij.inverse_log_det_jacobian(y), inv_log_det, log_det=True)
 
 
-def _check_jit(check, both_ways, x, y, log_det, x_back, inv_log_det):
+def _check_jit(check, both_ways, condition, x, y, log_det, x_back, inv_log_det):
   """The jitted methods (bijector built inside the trace) match the eager results."""
   try:
-    (y_jit, log_det_jit), (x_jit, inv_log_det_jit) = both_ways(x, y)
+    (y_jit, log_det_jit), (x_jit, inv_log_det_jit) = both_ways(condition, x, y)
   except jax.errors.JAXTypeError as err:
     raise check.error("jit", f"tracing under jax.jit raised {type(err).__name__}: {err}") from err
   check.close("jit", "jitted forward output vs eager", y_jit, y)
@@ -320,14 +363,16 @@ def _check_jit(check, both_ways, x, y, log_det, x_back, inv_log_det):
   check.close("jit", "jitted inverse log-det vs eager", inv_log_det_jit, inv_log_det, log_det=True)
 
 
-def _check_gradients(check, make, params, x, y):
-  """Gradients of sum(output) + sum(log-det), both directions, are finite in inputs and params."""
-  grads = _gradients(make, params, x, y)
+def _check_gradients(check, make, params, condition, x, y):
+  """Gradients of sum(output) + sum(log-det), both directions, are finite in inputs, params and
+  the condition."""
+  grads = _gradients(make, params, condition, x, y)
   for method, wrt in (("forward_and_log_det", "x"), ("inverse_and_log_det", "y")):
-    grad_params, grad_inputs = grads[method]
+    grad_params, grad_condition, grad_inputs = grads[method]
     named = [(wrt, grad_inputs)] + [
-        (f"params{jax.tree_util.keystr(path)}", g)
-        for path, g in jax.tree_util.tree_leaves_with_path(grad_params)
+        (f"{group}{jax.tree_util.keystr(path)}", g)
+        for group, tree in (("params", grad_params), ("condition", grad_condition))
+        for path, g in jax.tree_util.tree_leaves_with_path(tree)
     ]
     for name, grad in named:
       bad = ~np.isfinite(np.asarray(grad))
@@ -337,15 +382,16 @@ def _check_gradients(check, make, params, x, y):
                    f"{int(bad.sum())} non-finite entries, the first at index {first}")
 
 
-def _gradients(make, params, x, y):
-  """{method: (d/dparams, d/dinputs)} of sum(output) + sum(log-det), forward at x, inverse at y."""
+def _gradients(make, params, condition, x, y):
+  """{method: (d/dparams, d/dcondition, d/dinputs)} of sum(output) + sum(log-det), forward at x,
+  inverse at y."""
 
-  def summed_outputs(p, inputs, method):
-    outputs, log_det = getattr(make(p), method)(inputs)
+  def summed_outputs(p, c, inputs, method):
+    outputs, log_det = getattr(make(p, c), method)(inputs)
     return jnp.sum(outputs) + jnp.sum(log_det)
 
-  grad = jax.grad(summed_outputs, argnums=(0, 1))
-  return jax.jit(lambda p, u, v: {
-      "forward_and_log_det": grad(p, u, "forward_and_log_det"),
-      "inverse_and_log_det": grad(p, v, "inverse_and_log_det"),
-  })(params, x, y)
+  grad = jax.grad(summed_outputs, argnums=(0, 1, 2))
+  return jax.jit(lambda p, c, u, v: {
+      "forward_and_log_det": grad(p, c, u, "forward_and_log_det"),
+      "inverse_and_log_det": grad(p, c, v, "inverse_and_log_det"),
+  })(params, condition, x, y)

@@ -119,8 +119,10 @@ def test_plain_bijector_passes_in_float32_and_float64(key):
   check_bijector(bijector, x, float64=True)
 
 
-def test_module_docstring_example_runs():
-  example = genzoo.testing.__doc__.split("::\n", 1)[1]
+@pytest.mark.parametrize("index", [0, 1])
+def test_module_docstring_examples_run(index):
+  """The plain example and the conditional one; each runs on its own."""
+  example = genzoo.testing.__doc__.split("::\n")[1 + index].split("\nA conditional")[0]
   exec(textwrap.dedent(example), {})  # noqa: S102 -- our own docstring, kept correct by this test
 
 

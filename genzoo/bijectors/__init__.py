@@ -1,15 +1,21 @@
-"""Bijectors: `distrax.Bijector` subclasses on image events [..., H, W, C] (one file each).
+"""Bijectors: `distrax.Bijector` subclasses on events of any rank (one file each).
 
-They hold no parameters of their own: arrays and conditioner callables arrive through the
-constructor, so a Flax module in `genzoo.models` owns the parameters and builds the bijectors.
-`genzoo.testing.check_bijector` verifies any bijector, these and yours.
+Each takes its event rank (`event_ndims`: 3 for images [H, W, C], the default; 2 for [T, C]; 1 for
+vectors [D]); the last event axis holds channels. `Squeeze` and `MultiScale` are the image-only
+exceptions. They hold no parameters of their own: arrays and conditioner callables arrive
+through the constructor, so a Flax module in `genzoo.models` owns the parameters and builds the
+bijectors. A coupling is a partition, a conditioner and an elementwise transformer, each
+replaceable on its own, and may see a context (`condition=`). `genzoo.testing.check_bijector`
+verifies any bijector, these and yours.
 """
 
 from genzoo.bijectors.actnorm import ActNorm, data_dependent_init
 from genzoo.bijectors.conv1x1 import Invertible1x1Conv, LUInvertible1x1Conv, lu_init
 from genzoo.bijectors.coupling import (
-    ChannelAffineCoupling,
-    MaskedAffineCoupling,
+    Coupling,
+    MaskPartition,
+    SplitPartition,
+    affine_transformer,
     bounded_log_scale,
     channel_mask,
     checkerboard_mask,
@@ -21,16 +27,18 @@ from genzoo.bijectors.squeeze import ChannelPermutation, Squeeze, squeeze, unsqu
 
 __all__ = [
     "ActNorm",
-    "ChannelAffineCoupling",
     "ChannelPermutation",
+    "Coupling",
     "FunctionBijector",
     "Invertible1x1Conv",
     "LUInvertible1x1Conv",
     "Level",
     "Logit",
-    "MaskedAffineCoupling",
+    "MaskPartition",
     "MultiScale",
+    "SplitPartition",
     "Squeeze",
+    "affine_transformer",
     "bounded_log_scale",
     "channel_mask",
     "checkerboard_mask",

@@ -1,7 +1,8 @@
 """Invertible 1x1 convolutions (Kingma & Dhariwal 2018, Glow, sec. 3.2), written as channel matmuls.
 
-A 1x1 convolution with weight W [C, C] maps every pixel's channels y = W x, so
-log|det J| = H * W * log|det W|. The LU form (Glow eq. 10) stores
+A 1x1 convolution with weight W [C, C] maps the channels (last axis) of every position y = W x,
+so log|det J| = (positions per event) * log|det W|: H * W for images [H, W, C], T for [T, C]
+(WaveGlow's invertible convolution), 1 for vectors. The LU form (Glow eq. 10) stores
   W = P L (U + diag(sign * exp(log_abs_diag)))
 with P a fixed permutation, L unit lower triangular, U strictly upper triangular, so
 log|det W| = sum(log_abs_diag) costs O(C). On XLA:CPU an einsum is much faster than a 1x1 conv.
@@ -11,22 +12,28 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, num_pixels
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, batch_shape, check_event_ndims, num_positions
 
 
 def _mix_channels(x: jax.Array, weight: jax.Array) -> jax.Array:
   return jnp.einsum("...c,dc->...d", x, weight)
 
 
+def _per_event(x: jax.Array, event_ndims: int, log_abs_det_weight: jax.Array) -> jax.Array:
+  """The log-det of one event: one log|det W| per position, for every example of the batch."""
+  return jnp.full(batch_shape(x, event_ndims), num_positions(x, event_ndims) * log_abs_det_weight, x.dtype)
+
+
 class Invertible1x1Conv(distrax.Bijector):
   """A dense invertible channel-mixing matrix W [C, C]; log|det W| by `slogdet`."""
 
-  def __init__(self, weight: jax.Array):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
+  def __init__(self, weight: jax.Array, event_ndims: int = IMAGE_EVENT_NDIMS):
+    check_event_ndims(event_ndims, 1, "Invertible1x1Conv")
+    super().__init__(event_ndims_in=event_ndims, is_constant_jacobian=True)
     self.weight = weight
 
   def _log_det(self, x):
-    return jnp.full(x.shape[:-3], num_pixels(x) * jnp.linalg.slogdet(self.weight)[1], x.dtype)
+    return _per_event(x, self.event_ndims_in, jnp.linalg.slogdet(self.weight)[1])
 
   def forward_and_log_det(self, x):
     return _mix_channels(x, self.weight), self._log_det(x)
@@ -43,8 +50,9 @@ class LUInvertible1x1Conv(distrax.Bijector):
   """
 
   def __init__(self, permutation: jax.Array, lower: jax.Array, upper: jax.Array,
-               log_abs_diag: jax.Array, sign: jax.Array):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
+               log_abs_diag: jax.Array, sign: jax.Array, event_ndims: int = IMAGE_EVENT_NDIMS):
+    check_event_ndims(event_ndims, 1, "LUInvertible1x1Conv")
+    super().__init__(event_ndims_in=event_ndims, is_constant_jacobian=True)
     depth = log_abs_diag.shape[-1]
     eye = jnp.eye(depth, dtype=lower.dtype)
     self.permutation = permutation
@@ -57,7 +65,7 @@ class LUInvertible1x1Conv(distrax.Bijector):
     return self.permutation @ self.lower @ self.upper
 
   def _log_det(self, x):
-    return jnp.full(x.shape[:-3], num_pixels(x) * jnp.sum(self.log_abs_diag), x.dtype)
+    return _per_event(x, self.event_ndims_in, jnp.sum(self.log_abs_diag))
 
   def forward_and_log_det(self, x):
     return _mix_channels(x, self.weight), self._log_det(x)

@@ -1,23 +1,33 @@
-"""Affine coupling layers (Dinh et al. 2017, RealNVP, eq. 7-9; Kingma & Dhariwal 2018, Glow).
+"""Coupling layers (Dinh et al. 2017, RealNVP, eq. 7-9) as partition + conditioner + transformer.
 
-The input is split by a mask into an identity part x_a and a transformed part x_b:
-  y_a = x_a,   y_b = x_b * exp(log_s(x_a)) + t(x_a),   log|det J| = sum log_s(x_a).
-The conditioner (any callable, e.g. a bound Flax module) maps x_a to (t, raw) and the log-scale is
-a bounded function of raw, for stability:
-  "tanh":    log_s = tanh(raw) * tanh_scale   (RealNVP; `tanh_scale` per channel, default 1)
-  "sigmoid": log_s = log sigmoid(raw + 2)     (Glow; scales start near 0.88 and never exceed 1)
+A partition splits the event x into a conditioning part x_a and a transformed part x_b; the
+conditioner maps x_a (and an optional context `condition`) to the parameters theta of an
+elementwise transformer f; then
+  y_a = x_a,   y_b = f(x_b; theta(x_a, condition)),   log|det J| = sum log|f'(x_b; theta)|.
+Any piece can be swapped on its own:
+  - partitions: `MaskPartition` (checkerboard or channel masks, any event rank) and
+    `SplitPartition` (the two halves of the last axis, cheaper: the conditioner sees only x_a);
+  - conditioners: any callable, e.g. a bound Flax module, returning the transformer's parameters
+    for every entry of x_b;
+  - transformers: any callable `theta -> elementwise distrax.Bijector` (event_ndims_in = 0);
+    `affine_transformer` is RealNVP's and Glow's affine map with a bounded log-scale:
+      "tanh":    log_s = tanh(raw) * tanh_scale   (RealNVP; `tanh_scale` per channel, default 1)
+      "sigmoid": log_s = log sigmoid(raw + 2)     (Glow; scales start near 0.88 and never exceed 1)
 """
 
+import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import distrax
 import jax
 import jax.numpy as jnp
 
-from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, sum_image
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, check_event_ndims, sum_event
 
 SCALE_FORMS = ("tanh", "sigmoid")
-Conditioner = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+Conditioner = Callable[..., Any]  # (x_a) or (x_a, condition) -> transformer parameters
+Transformer = Callable[[Any], distrax.Bijector]  # parameters -> elementwise bijector
 
 
 def bounded_log_scale(raw: jax.Array, form: str, tanh_scale: jax.Array | float = 1.0) -> jax.Array:
@@ -29,79 +39,112 @@ def bounded_log_scale(raw: jax.Array, form: str, tanh_scale: jax.Array | float =
   raise ValueError(f"unknown coupling scale form {form!r}; known: {list(SCALE_FORMS)}")
 
 
-def checkerboard_mask(shape: tuple[int, int, int], parity: int) -> jax.Array:
-  """1 on the squares where (row + column) % 2 == parity, for every channel: [H, W, C]."""
-  height, width, depth = shape
-  rows, columns = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
-  mask = ((rows + columns) % 2 == parity).astype(jnp.float32)
-  return jnp.broadcast_to(mask[:, :, None], (height, width, depth))
+def affine_transformer(scale_form: str = "sigmoid", tanh_scale: jax.Array | float = 1.0) -> Transformer:
+  """(shift, raw) -> the elementwise affine map x * exp(log_s) + shift, log_s bounded by
+  `scale_form` (see the module docstring). Its conditioner returns 2 parameters per entry."""
+  if scale_form not in SCALE_FORMS:
+    raise ValueError(f"unknown coupling scale form {scale_form!r}; known: {list(SCALE_FORMS)}")
+
+  def transformer(params) -> distrax.Bijector:
+    shift, raw = params
+    return distrax.ScalarAffine(shift=shift, log_scale=bounded_log_scale(raw, scale_form, tanh_scale))
+
+  return transformer
 
 
-def channel_mask(shape: tuple[int, int, int], parity: int) -> jax.Array:
-  """1 on the first half of the channels (parity 0) or on the second half (parity 1): [H, W, C]."""
-  height, width, depth = shape
+def checkerboard_mask(shape: tuple[int, ...], parity: int) -> jax.Array:
+  """1 where the sum of the position indices (all axes but the last) is even (parity 0) or odd
+  (parity 1), for every channel: an image checkerboard for [H, W, C], alternate steps for [T, C]."""
+  if len(shape) < 2:
+    raise ValueError(f"a checkerboard needs positions and channels [..., C], got shape {tuple(shape)}; "
+                     "split vectors with channel_mask or SplitPartition")
+  positions = jnp.indices(shape[:-1]).sum(axis=0)
+  mask = (positions % 2 == parity).astype(jnp.float32)
+  return jnp.broadcast_to(mask[..., None], shape)
+
+
+def channel_mask(shape: tuple[int, ...], parity: int) -> jax.Array:
+  """1 on the first half of the last axis (parity 0) or on the second half (parity 1)."""
+  depth = shape[-1]
   first_half = jnp.arange(depth) < depth // 2
-  mask = (first_half if parity == 0 else ~first_half).astype(jnp.float32)
-  return jnp.broadcast_to(mask, (height, width, depth))
+  return jnp.broadcast_to((first_half if parity == 0 else ~first_half).astype(jnp.float32), shape)
 
 
-class MaskedAffineCoupling(distrax.Bijector):
-  """Affine coupling whose identity part is where `mask` is 1 (checkerboard or channel masks).
+@dataclasses.dataclass(frozen=True)
+class MaskPartition:
+  """x_a = x where the mask is 1 (zeros elsewhere), x_b = x; only the entries where the mask is
+  0 change. The conditioner sees `mask * x` and returns parameters of the full event shape."""
 
-  The conditioner sees `mask * x` and returns (shift, raw) of the full image shape; only the
-  entries where the mask is 0 are transformed.
+  mask: jax.Array
+
+  def split(self, x):
+    return x * self.mask, x
+
+  def merge(self, x_a, y_b):
+    return jnp.where(self.mask > 0, x_a, y_b)
+
+  def transformed_log_det(self, elementwise_log_det):
+    return jnp.where(self.mask > 0, 0.0, elementwise_log_det)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPartition:
+  """x_a, x_b = the two halves of the last axis: first C//2 entries and the rest, or with
+  `flip` the last C//2 entries and the rest. The conditioner sees x_a only and returns
+  parameters of x_b's shape."""
+
+  flip: bool = False
+
+  def split(self, x):
+    depth = x.shape[-1]
+    if self.flip:
+      x_b, x_a = jnp.split(x, [depth - depth // 2], axis=-1)
+      return x_a, x_b
+    return tuple(jnp.split(x, [depth // 2], axis=-1))
+
+  def merge(self, x_a, y_b):
+    return jnp.concatenate([y_b, x_a] if self.flip else [x_a, y_b], axis=-1)
+
+  def transformed_log_det(self, elementwise_log_det):
+    return elementwise_log_det
+
+
+Partition = MaskPartition | SplitPartition
+
+
+class Coupling(distrax.Bijector):
+  """A coupling layer on events of rank `event_ndims`; see the module docstring.
+
+  Args:
+    partition: which entries condition and which are transformed.
+    conditioner: x_a -> transformer parameters, or (x_a, condition) -> parameters when a
+      `condition` is given.
+    transformer: parameters -> elementwise `distrax.Bijector`.
+    event_ndims: rank of one event (3 for images [H, W, C], 2 for [T, C], 1 for vectors).
+    condition: a context the conditioner also sees (class embeddings, features of the data being
+      dequantised, upsampled mel-spectrograms), batched like x; None for an unconditional layer.
   """
 
-  def __init__(self, conditioner: Conditioner, mask: jax.Array, scale_form: str = "tanh",
-               tanh_scale: jax.Array | float = 1.0):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS)
-    self.conditioner, self.mask = conditioner, mask
-    self.scale_form, self.tanh_scale = scale_form, tanh_scale
+  def __init__(self, partition: Partition, conditioner: Conditioner, transformer: Transformer,
+               event_ndims: int = IMAGE_EVENT_NDIMS, condition: jax.Array | None = None):
+    check_event_ndims(event_ndims, 1, "Coupling")
+    super().__init__(event_ndims_in=event_ndims)
+    self.partition, self.conditioner, self.transformer = partition, conditioner, transformer
+    self.condition = condition
 
-  def _shift_and_log_scale(self, x_identity):
-    shift, raw = self.conditioner(x_identity)
-    transformed = 1.0 - self.mask
-    return shift * transformed, bounded_log_scale(raw, self.scale_form, self.tanh_scale) * transformed
+  def _elementwise(self, x_a) -> distrax.Bijector:
+    params = self.conditioner(x_a) if self.condition is None else self.conditioner(x_a, self.condition)
+    return self.transformer(params)
 
-  def forward_and_log_det(self, x):
-    x_identity = x * self.mask
-    shift, log_scale = self._shift_and_log_scale(x_identity)
-    return x_identity + (1.0 - self.mask) * x * jnp.exp(log_scale) + shift, sum_image(log_scale)
-
-  def inverse_and_log_det(self, y):
-    y_identity = y * self.mask
-    shift, log_scale = self._shift_and_log_scale(y_identity)
-    return y_identity + (1.0 - self.mask) * (y - shift) * jnp.exp(-log_scale), -sum_image(log_scale)
-
-
-class ChannelAffineCoupling(distrax.Bijector):
-  """Affine coupling over channel halves: the first C//2 channels condition the rest.
-
-  Cheaper than a channel mask: the conditioner sees only x_a [.., C//2] and returns (shift, raw)
-  for x_b [..., C - C//2].
-  """
-
-  def __init__(self, conditioner: Conditioner, scale_form: str = "sigmoid",
-               tanh_scale: jax.Array | float = 1.0):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS)
-    self.conditioner, self.scale_form, self.tanh_scale = conditioner, scale_form, tanh_scale
-
-  def _split(self, x):
-    half = x.shape[-1] // 2
-    return x[..., :half], x[..., half:]
-
-  def _shift_and_log_scale(self, x_a):
-    shift, raw = self.conditioner(x_a)
-    return shift, bounded_log_scale(raw, self.scale_form, self.tanh_scale)
+  def _log_det(self, elementwise_log_det):
+    return sum_event(self.partition.transformed_log_det(elementwise_log_det), self.event_ndims_in)
 
   def forward_and_log_det(self, x):
-    x_a, x_b = self._split(x)
-    shift, log_scale = self._shift_and_log_scale(x_a)
-    y_b = x_b * jnp.exp(log_scale) + shift
-    return jnp.concatenate([x_a, y_b], axis=-1), sum_image(log_scale)
+    x_a, x_b = self.partition.split(x)
+    y_b, log_det = self._elementwise(x_a).forward_and_log_det(x_b)
+    return self.partition.merge(x_a, y_b), self._log_det(log_det)
 
   def inverse_and_log_det(self, y):
-    y_a, y_b = self._split(y)
-    shift, log_scale = self._shift_and_log_scale(y_a)
-    x_b = (y_b - shift) * jnp.exp(-log_scale)
-    return jnp.concatenate([y_a, x_b], axis=-1), -sum_image(log_scale)
+    y_a, y_b = self.partition.split(y)
+    x_b, log_det = self._elementwise(y_a).inverse_and_log_det(y_b)
+    return self.partition.merge(y_a, x_b), self._log_det(log_det)

@@ -9,21 +9,23 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, sum_image
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, check_event_ndims, sum_event
 from genzoo.errors import UserError
 
 
 class Logit(distrax.Bijector):
-  """`y = logit(alpha + (1 - 2 alpha) x)` on images in [0, 1); RealNVP uses alpha = 0.05."""
+  """`y = logit(alpha + (1 - 2 alpha) x)` elementwise on events in [0, 1) of rank `event_ndims`;
+  RealNVP uses alpha = 0.05."""
 
-  def __init__(self, alpha: float = 0.05):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS)
+  def __init__(self, alpha: float = 0.05, event_ndims: int = IMAGE_EVENT_NDIMS):
+    check_event_ndims(event_ndims, 0, "Logit")
+    super().__init__(event_ndims_in=event_ndims)
     if not 0.0 <= alpha < 0.5:
       raise UserError(f"Logit alpha must be in [0, 0.5), got {alpha}")
     self.alpha = alpha
 
   def _log_det(self, p):
-    return sum_image(jnp.log1p(-2.0 * self.alpha) - jnp.log(p) - jnp.log1p(-p))
+    return sum_event(jnp.log1p(-2.0 * self.alpha) - jnp.log(p) - jnp.log1p(-p), self.event_ndims_in)
 
   def forward_and_log_det(self, x):
     p = self.alpha + (1.0 - 2.0 * self.alpha) * x

@@ -16,7 +16,7 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, batch_shape, sum_image
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, batch_shape, sum_event
 from genzoo.bijectors.squeeze import squeeze, unsqueeze
 from genzoo.errors import UserError
 
@@ -63,7 +63,7 @@ class MultiScale(distrax.Bijector):
     _, self.piece_shapes = level_shapes(self.image_shape, self.levels)
 
   def forward_and_log_det(self, x):
-    batch = batch_shape(x)
+    batch = batch_shape(x, IMAGE_EVENT_NDIMS)
     h, log_det, pieces = x, jnp.zeros(batch, x.dtype), []
     for level in self.levels:
       if level.squeeze:
@@ -76,7 +76,7 @@ class MultiScale(distrax.Bijector):
         if level.prior is not None:
           mean, log_scale = level.prior(h)
           z = (z - mean) * jnp.exp(-log_scale)
-          log_det -= sum_image(log_scale)
+          log_det -= sum_event(log_scale, IMAGE_EVENT_NDIMS)
         pieces.append(z.reshape(batch + (-1,)))
     pieces.append(h.reshape(batch + (-1,)))
     return jnp.concatenate(pieces, axis=-1), log_det
@@ -95,7 +95,7 @@ class MultiScale(distrax.Bijector):
         if level.prior is not None:
           mean, log_scale = level.prior(h)
           z = z * jnp.exp(log_scale) + mean
-          log_det += sum_image(log_scale)
+          log_det += sum_event(log_scale, IMAGE_EVENT_NDIMS)
         h = jnp.concatenate([h, z], axis=-1)
       if level.bijector is not None:
         h, level_log_det = level.bijector.inverse_and_log_det(h)

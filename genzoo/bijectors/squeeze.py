@@ -4,7 +4,7 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from genzoo.bijectors._events import IMAGE_EVENT_NDIMS
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, batch_shape, check_event_ndims
 
 
 def squeeze(x: jax.Array) -> jax.Array:
@@ -29,7 +29,7 @@ def unsqueeze(y: jax.Array) -> jax.Array:
 
 
 class Squeeze(distrax.Bijector):
-  """Space-to-depth by 2x2 patches; volume preserving (log-det 0)."""
+  """Space-to-depth by 2x2 patches of images [..., H, W, C]; volume preserving (log-det 0)."""
 
   def __init__(self):
     super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
@@ -42,15 +42,17 @@ class Squeeze(distrax.Bijector):
 
 
 class ChannelPermutation(distrax.Bijector):
-  """Reorders channels by a fixed `permutation` (e.g. reversal, RealNVP/Glow's simplest mixing)."""
+  """Reorders the last axis of events of rank `event_ndims` by a fixed `permutation` (e.g.
+  reversal, RealNVP/Glow's simplest mixing)."""
 
-  def __init__(self, permutation):
-    super().__init__(event_ndims_in=IMAGE_EVENT_NDIMS, is_constant_jacobian=True)
+  def __init__(self, permutation, event_ndims: int = IMAGE_EVENT_NDIMS):
+    check_event_ndims(event_ndims, 1, "ChannelPermutation")
+    super().__init__(event_ndims_in=event_ndims, is_constant_jacobian=True)
     self.permutation = jnp.asarray(permutation)
     self.inverse_permutation = jnp.argsort(self.permutation)
 
   def forward_and_log_det(self, x):
-    return x[..., self.permutation], jnp.zeros(x.shape[:-3], x.dtype)
+    return x[..., self.permutation], jnp.zeros(batch_shape(x, self.event_ndims_in), x.dtype)
 
   def inverse_and_log_det(self, y):
-    return y[..., self.inverse_permutation], jnp.zeros(y.shape[:-3], y.dtype)
+    return y[..., self.inverse_permutation], jnp.zeros(batch_shape(y, self.event_ndims_in), y.dtype)

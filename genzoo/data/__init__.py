@@ -1,24 +1,64 @@
-"""Data: image datasets through TFDS (embedded offline ones included) and 2-D toy densities.
+"""Data: a registry of datasets, their static description, and batches of in-memory splits.
 
-Importing this package does not import TensorFlow; `load` does, on first use.
+Image datasets come through TFDS (the embedded offline ones included); the 2-D toy densities are
+vector datasets. `describe` gives a dataset's `DataSpec` from its name and options without
+reading anything; `load` reads a split. Importing this package does not import TensorFlow;
+loading an image dataset does, on first use.
 """
 
-from genzoo.data.images import DATASETS
-from genzoo.data.images import DatasetSpec
-from genzoo.data.images import ImageData
-from genzoo.data.images import eval_batches
-from genzoo.data.images import load
-from genzoo.data.images import train_batch
-from genzoo.data.toy2d import TOY_DENSITIES
-from genzoo.data.toy2d import sample_toy
+from genzoo.data.images import IMAGE_DATASETS, SPLITS, TFDSImages
+from genzoo.data.spec import KINDS, DataSpec, Feature, image_spec, vector_spec
+from genzoo.data.splits import BINARIZE_MODES, LoadOptions, Split, check_choice, eval_batches, train_batch
+from genzoo.data.toy2d import TOY_DENSITIES, VECTOR_DATASETS, ToyVectors, sample_toy
+from genzoo.errors import UserError
+
+# name -> a source with `describe(name, options) -> DataSpec` and `load(name, split, options) ->
+# Split`. Register a new dataset (or a new kind of source) here.
+DATASETS = {**IMAGE_DATASETS, **VECTOR_DATASETS}
+
+
+def source(name: str):
+  if name not in DATASETS:
+    raise UserError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+  return DATASETS[name]
+
+
+def describe(name: str, **options) -> DataSpec:
+  """The `DataSpec` of the batches `load(name, split, **options)` gives, known before loading."""
+  return source(name).describe(name, LoadOptions(**options))
+
+
+def load(name: str, split: str, **options) -> Split:
+  """Reads split "train" or "test" of dataset `name` into host memory.
+
+  Options (`LoadOptions`): data_dir (TFDS data directory; None for TFDS's default), n_bits (keep
+  the top 1..8 bits of 8-bit images), binarize ("none", "static" or "dynamic"), image_size (side of
+  the resized square images), pad (zero pixels on every side), seed (of the static binarisation).
+  Options a dataset cannot honour are refused with a `UserError` saying which and why.
+  """
+  check_choice("split", split, SPLITS)
+  return source(name).load(name, split, LoadOptions(**options))
+
 
 __all__ = [
+    "BINARIZE_MODES",
     "DATASETS",
-    "DatasetSpec",
-    "ImageData",
+    "DataSpec",
+    "Feature",
+    "IMAGE_DATASETS",
+    "KINDS",
+    "LoadOptions",
+    "SPLITS",
+    "Split",
+    "TFDSImages",
     "TOY_DENSITIES",
+    "ToyVectors",
+    "VECTOR_DATASETS",
+    "describe",
     "eval_batches",
+    "image_spec",
     "load",
     "sample_toy",
     "train_batch",
+    "vector_spec",
 ]

@@ -1,16 +1,24 @@
-"""Two-dimensional toy densities for visualising flows: pure `jax.numpy` samplers.
+"""Two-dimensional toy densities: pure `jax.numpy` samplers, and the vector datasets made of them.
 
 Every sampler returns float32 [num, 2] points scaled to lie within about [-4, 4]^2. `sample_toy`
 is jit-able with `name` and `num` static:
 
   jax.jit(sample_toy, static_argnames=("name", "num"))("two_moons", key, 1024)
+
+Each density is also a registered dataset of the same name (`ToyVectors`): fixed train and test
+points, batched like any other data under the key "vector", so a flow trains on it with
+`genzoo train`.
 """
 
+import dataclasses
 import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from genzoo.data.spec import DataSpec, vector_spec
+from genzoo.data.splits import LoadOptions, Split
 from genzoo.errors import UserError
 
 
@@ -77,3 +85,33 @@ def sample_toy(name: str, key: jax.Array, num: int) -> jax.Array:
   if name not in _SAMPLERS:
     raise UserError(f"unknown toy density {name!r}; known densities: {', '.join(TOY_DENSITIES)}")
   return _SAMPLERS[name](key, num).astype(jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyVectors:
+  """A toy density as a fixed vector dataset: `num_train` and `num_test` points [2] drawn once from
+  their own fixed keys (the same points on every machine, whatever the experiment's seed)."""
+
+  density: str
+  num_train: int = 10_000
+  num_test: int = 2_000
+
+  def describe(self, name: str, options: LoadOptions) -> DataSpec:
+    image_only = {key: value for key, value in dataclasses.asdict(options).items()
+                  if key in _IMAGE_OPTIONS and value != _IMAGE_OPTIONS[key]}
+    if image_only:
+      raise UserError(f"{name} is a dataset of 2-D vectors; the image options "
+                      f"{', '.join(f'data.{key}={value!r}' for key, value in image_only.items())} do not apply")
+    return vector_spec(2)
+
+  def load(self, name: str, split: str, options: LoadOptions) -> Split:
+    spec = self.describe(name, options)
+    num = self.num_train if split == "train" else self.num_test
+    key = jax.random.fold_in(jax.random.key(_DATASET_SEED), ("train", "test").index(split))
+    return Split({"vector": np.asarray(sample_toy(self.density, key, num))}, spec, name)
+
+
+_DATASET_SEED = 20_190_101
+_IMAGE_OPTIONS = {field.name: field.default for field in dataclasses.fields(LoadOptions)
+                  if field.name in ("n_bits", "binarize", "image_size", "pad")}
+VECTOR_DATASETS = {name: ToyVectors(name) for name in TOY_DENSITIES}

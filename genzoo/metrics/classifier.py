@@ -106,11 +106,14 @@ def train_feature_classifier(dataset: str, features_dir: str | None = None, *, d
   """Trains a `FeatureNet` on the dataset's labelled training split and stores it; returns its
   metadata, which includes the test-split accuracy."""
   train, test = (datasets.load(dataset, split, data_dir=data_dir, seed=seed) for split in ("train", "test"))
-  if np.any(train.labels < 0):
-    raise UserError(f"dataset {dataset!r} has no class labels; the feature classifier needs them")
-  num_classes = int(train.labels.max()) + 1
+  spec = train.spec
+  if spec.x.kind != "image" or spec.num_classes is None:
+    raise UserError(f"dataset {dataset!r} is not labelled images ({spec.x.kind} data, "
+                    f"{'no' if spec.num_classes is None else spec.num_classes} classes); the feature "
+                    "classifier needs them")
+  num_classes, levels = spec.num_classes, spec.x.levels
   net = FeatureNet(num_classes)
-  params = net.init(jax.random.key(seed), jnp.zeros((1,) + train.shape))["params"]
+  params = net.init(jax.random.key(seed), jnp.zeros((1,) + spec.x.shape))["params"]
   optimizer = optax.adam(learning_rate)
   opt_state = optimizer.init(params)
 
@@ -126,14 +129,14 @@ def train_feature_classifier(dataset: str, features_dir: str | None = None, *, d
 
   for index in range(steps):
     batch = datasets.train_batch(train, index, batch_size, seed=seed)
-    params, opt_state = step(params, opt_state, to_unit(batch["image"], train.num_levels), batch["label"])
+    params, opt_state = step(params, opt_state, to_unit(batch["image"], levels), batch["label"])
 
-  meta = {"dataset": dataset, "image_shape": list(train.shape), "num_levels": train.num_levels,
+  meta = {"dataset": dataset, "image_shape": list(spec.x.shape), "num_levels": levels,
           "num_classes": num_classes, "feature_dim": net.feature_dim, "steps": steps, "seed": seed}
   extractor = ClassifierExtractor(meta, params)
-  _, predicted = extractor.outputs(test.images, test.num_levels)
-  meta["test_accuracy"] = float(np.mean(predicted == test.labels))
-  meta["test_examples"] = len(test.labels)
+  _, predicted = extractor.outputs(test["image"], levels)
+  meta["test_accuracy"] = float(np.mean(predicted == test["label"]))
+  meta["test_examples"] = test.num_examples
   directory = classifier_dir(features_dir, dataset)
   os.makedirs(directory, exist_ok=True)
   write_atomically(os.path.join(directory, PARAMS_FILE), flax.serialization.to_bytes(params))

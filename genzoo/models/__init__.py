@@ -1,1 +1,22 @@
 """Generative models: Linen modules that own parameters and build distributions from them."""
+
+import distrax
+import flax.linen as nn
+
+from genzoo.bijectors import FunctionBijector
+
+
+def flow_bijector(model: nn.Module, variables) -> distrax.Bijector:
+  """A built flow model as one `distrax.Bijector`, usable in both directions.
+
+  `model` is any flow of `genzoo.tasks.flow.FLOW_MODELS` (Glow, RealNVP, VectorRealNVP): its
+  `apply(variables, y)` normalises data [..., *event_shape] to flat latents [..., D] and
+  `apply(variables, z, inverse=True)` generates. The bijector maps data to latents (forward) and
+  back (inverse), with exact log-dets, so it composes with distrax, e.g.
+  `distrax.Transformed(base, distrax.Inverse(flow_bijector(model, variables)))` is the model's
+  distribution over data.
+  """
+  return FunctionBijector(
+      lambda y: model.apply(variables, y),
+      lambda z: model.apply(variables, z, inverse=True),
+      event_ndims_in=len(model.event_shape), event_ndims_out=1)

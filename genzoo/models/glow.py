@@ -40,8 +40,9 @@ class GlowStep(nn.Module):
         name: jax.lax.stop_gradient(value) if name in FIXED_LU_ENTRIES else value
         for name, value in lu.items()
     })
-    coupling = bijectors.ChannelAffineCoupling(
-        GlowConditioner(self.hidden, depth - depth // 2), scale_form="sigmoid")
+    coupling = bijectors.Coupling(
+        bijectors.SplitPartition(), GlowConditioner(self.hidden, depth - depth // 2),
+        bijectors.affine_transformer("sigmoid"))
     step = distrax.Chain([coupling, conv, actnorm])  # a Chain applies its last bijector first
     h, step_log_det = step.inverse_and_log_det(h) if self.reverse else step.forward_and_log_det(h)
     return (h, log_det + step_log_det), None
@@ -73,27 +74,28 @@ class Glow(nn.Module):
   the inverse).
   """
 
-  image_shape: tuple[int, int, int]
+  event_shape: tuple[int, int, int]
   num_levels: int = 3
   num_steps: int = 32
   hidden: int = 512
   learn_split_prior: bool = True
   remat: bool = True
 
+  KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
                                   "model.hidden": checks.at_least(1)}
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False):
-    flow = bijectors.MultiScale(self.image_shape, self._levels(inverse))
+    flow = bijectors.MultiScale(self.event_shape, self._levels(inverse))
     if inverse:
       return flow.inverse_and_log_det(inputs)
     return flow.forward_and_log_det(inputs)
 
   def _levels(self, inverse: bool) -> list[bijectors.Level]:
     inner_shapes, _ = bijectors.level_shapes(
-        self.image_shape, [bijectors.Level(split=i < self.num_levels - 1) for i in range(self.num_levels)])
+        self.event_shape, [bijectors.Level(split=i < self.num_levels - 1) for i in range(self.num_levels)])
     levels = [bijectors.Level(CENTRE, squeeze=False, split=False)]
     for index, (_, _, depth) in enumerate(inner_shapes):
       steps = scanned_steps(self.num_steps, self.hidden, inverse, self.remat, name=f"level{index}")

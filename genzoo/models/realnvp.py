@@ -21,12 +21,13 @@ class RealNVP(nn.Module):
   `__call__(z, inverse=True)` returns (images, log_det of the inverse).
   """
 
-  image_shape: tuple[int, int, int]
+  event_shape: tuple[int, int, int]
   num_scales: int = 2
   hidden: int = 64
   num_blocks: int = 4
   logit_alpha: float = 0.05
 
+  KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {
       "model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
@@ -36,7 +37,7 @@ class RealNVP(nn.Module):
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False):
-    flow = bijectors.MultiScale(self.image_shape, self._levels())
+    flow = bijectors.MultiScale(self.event_shape, self._levels())
     if inverse:
       return flow.inverse_and_log_det(inputs)
     return flow.forward_and_log_det(inputs)
@@ -46,12 +47,13 @@ class RealNVP(nn.Module):
     for index, parity in enumerate(parities):
       conditioner = ResNetConditioner(self.hidden, self.num_blocks, shape[-1], name=f"{name}_{index}")
       tanh_scale = self.param(f"{name}_{index}_scale", nn.initializers.ones, (shape[-1],))
-      steps.append(bijectors.MaskedAffineCoupling(
-          conditioner, mask_fn(shape, parity), scale_form="tanh", tanh_scale=tanh_scale))
+      steps.append(bijectors.Coupling(
+          bijectors.MaskPartition(mask_fn(shape, parity)), conditioner,
+          bijectors.affine_transformer("tanh", tanh_scale)))
     return distrax.Chain(steps[::-1])  # a Chain applies its last bijector first
 
   def _levels(self) -> list[bijectors.Level]:
-    height, width, depth = self.image_shape
+    height, width, depth = self.event_shape
     levels = [bijectors.Level(bijectors.Logit(self.logit_alpha), squeeze=False, split=False)]
     for scale in range(self.num_scales - 1):
       levels.append(bijectors.Level(

@@ -27,41 +27,66 @@ class ZeroConv(nn.Module):
     return y * jnp.exp(3.0 * log_gain)
 
 
+def split_parameters(out: jax.Array, num_params: int) -> tuple[jax.Array, ...]:
+  """[..., num_params * C] -> num_params arrays [..., C]: a coupling transformer's parameters."""
+  return tuple(jnp.split(out, num_params, axis=-1))
+
+
 class GlowConditioner(nn.Module):
-  """Glow's NN(): conv 3x3 -> ReLU -> 1x1 (Dense) -> ReLU -> zero conv 3x3, returning (shift, raw)
-  with `out_channels` channels each."""
+  """Glow's NN(): conv 3x3 -> ReLU -> 1x1 (Dense) -> ReLU -> zero conv 3x3, returning
+  `num_params` transformer parameters (shift and raw log-scale by default) with `out_channels`
+  channels each."""
 
   hidden: int
   out_channels: int
+  num_params: int = 2
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  def __call__(self, x: jax.Array) -> tuple[jax.Array, ...]:
     x, batch = fold_batch(x, 3)
     h = nn.relu(Conv3x3(self.hidden)(x))
     h = nn.relu(nn.Dense(self.hidden)(h))
-    out = ZeroConv(2 * self.out_channels)(h)
-    shift, raw = jnp.split(out.reshape(batch + out.shape[1:]), 2, axis=-1)
-    return shift, raw
+    out = ZeroConv(self.num_params * self.out_channels)(h)
+    return split_parameters(out.reshape(batch + out.shape[1:]), self.num_params)
 
 
 class ResNetConditioner(nn.Module):
   """RealNVP's conditioner: conv 3x3 in, `num_blocks` residual blocks of two 3x3 convs, and a
-  zero-initialised conv 3x3 out, returning (shift, raw) with `out_channels` channels each."""
+  zero-initialised conv 3x3 out, returning `num_params` transformer parameters with
+  `out_channels` channels each."""
 
   hidden: int
   num_blocks: int
   out_channels: int
+  num_params: int = 2
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  def __call__(self, x: jax.Array) -> tuple[jax.Array, ...]:
     x, batch = fold_batch(x, 3)
     h = Conv3x3(self.hidden)(x)
     for _ in range(self.num_blocks):
       r = Conv3x3(self.hidden)(nn.relu(h))
       h = h + Conv3x3(self.hidden)(nn.relu(r))
-    out = ZeroConv(2 * self.out_channels)(nn.relu(h))
-    shift, raw = jnp.split(out.reshape(batch + out.shape[1:]), 2, axis=-1)
-    return shift, raw
+    out = ZeroConv(self.num_params * self.out_channels)(nn.relu(h))
+    return split_parameters(out.reshape(batch + out.shape[1:]), self.num_params)
+
+
+class MLPConditioner(nn.Module):
+  """A conditioner for vector events [..., D_a]: Dense layers of widths `hidden` with ReLU, then a
+  zero-initialised Dense out, returning `num_params` transformer parameters [..., out_features]
+  each. With a `condition` [..., K], the context is concatenated to the input."""
+
+  hidden: tuple[int, ...]
+  out_features: int
+  num_params: int = 2
+
+  @nn.compact
+  def __call__(self, x: jax.Array, condition: jax.Array | None = None) -> tuple[jax.Array, ...]:
+    h = x if condition is None else jnp.concatenate([x, condition], axis=-1)
+    for width in self.hidden:
+      h = nn.relu(nn.Dense(width)(h))
+    out = nn.Dense(self.num_params * self.out_features, kernel_init=nn.initializers.zeros)(h)
+    return split_parameters(out, self.num_params)
 
 
 class SplitPrior(nn.Module):

@@ -14,6 +14,7 @@ from genzoo.runner import config as run_config
 from genzoo.runner import images, workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
+from genzoo.runner.render import Samples
 from genzoo.runner.session import Session, chief_print, chief_warn, is_chief, load_split
 
 
@@ -24,7 +25,7 @@ def restore_session(workdir: str, step: int | None, config_overrides: dict | Non
   config = with_overrides(run_config.read_workdir_config(workdir), config_overrides or {})
   check_runner_settings(config)
   tasks.check_config(config)
-  session = Session.create(config, run_files.read_data_info(workdir))
+  session = Session.create(config)
   checkpoints = Checkpoints(workdir)
   try:
     if step is not None:
@@ -69,7 +70,8 @@ def evaluate(workdir: str, step: int | None = None, overrides: dict | None = Non
 
 
 def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None) -> str:
-  """Writes a PNG grid of `num` samples at `temperature`; returns its path."""
+  """Writes a PNG of `num` samples at `temperature`, drawn by the renderer of the data's kind;
+  returns its path."""
   checks.check_value("--num", num, checks.at_least(1))
   checks.check_value("--temperature", temperature, checks.NON_NEGATIVE)
   if output is not None:
@@ -77,14 +79,14 @@ def sample(workdir: str, output: str | None, num: int, temperature: float, step:
   config, session, step, state = restore_session(workdir, step)
   path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}.png")
   run_files.check_output_path(path)
-  grid = session.sample_grid(state, num, temperature)
+  picture = session.render(state, session.sample(state, num, temperature))
   if is_chief():
-    images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
+    images.save_png(picture.pixels, path, scale=picture.scale)
   return path
 
 
 def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int, step: int | None = None) -> str:
-  """Writes a PNG with one row per pair of test images, walking the latent line between them."""
+  """Writes a PNG with one row per pair of test examples, walking the latent line between them."""
   checks.check_value("--num-pairs", num_pairs, checks.at_least(1))
   checks.check_value("--num-steps", num_steps, checks.at_least(2))
   if output is not None:
@@ -94,14 +96,13 @@ def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int
     raise UserError(f"the {config.task!r} family does not support interpolation")
   path = output or os.path.join(workdir, f"interpolation_{step}.png")
   run_files.check_output_path(path)
-  test_images = load_split(config, "test").images
-  if 2 * num_pairs > len(test_images):
-    raise UserError(f"--num-pairs={num_pairs} needs {2 * num_pairs} test images; the split has "
-                    f"{len(test_images)}, so use at most {len(test_images) // 2}")
+  test_examples = load_split(config, "test")[session.spec.target]
+  if 2 * num_pairs > len(test_examples):
+    raise UserError(f"--num-pairs={num_pairs} needs {2 * num_pairs} test examples; the split has "
+                    f"{len(test_examples)}, so use at most {len(test_examples) // 2}")
   walk = jax.jit(session.task.interpolate, static_argnums=3)
-  strips = np.asarray(walk(state, test_images[0 : 2 * num_pairs : 2], test_images[1 : 2 * num_pairs : 2], num_steps))
-  flat = strips.reshape((-1,) + strips.shape[2:])
-  grid = images.grid(images.to_display(flat, session.data_info.num_levels), columns=num_steps)
+  strips = np.asarray(walk(state, test_examples[0 : 2 * num_pairs : 2], test_examples[1 : 2 * num_pairs : 2], num_steps))
+  picture = session.render(state, Samples(strips.reshape((-1,) + strips.shape[2:]), session.spec.x), columns=num_steps)
   if is_chief():
-    images.save_png(grid, path, scale=images.display_scale(session.data_info.image_shape[0]))
+    images.save_png(picture.pixels, path, scale=picture.scale)
   return path

@@ -18,10 +18,15 @@ from genzoo.runner.session import EVAL_STREAM, METRICS_STREAM, Session, chief_pr
 class Evaluator:
   """Test metrics of any state of `session`'s task over the whole of `test_data`."""
 
-  def __init__(self, session: Session, test_data: datasets.ImageData):
+  def __init__(self, session: Session, test_data: datasets.Split):
     self.session, self.test_data = session, test_data
     self.config = session.config
-    self.reference = metrics.ReferenceSet(f"the {test_data.name} test split", test_data.images, test_data.num_levels)
+
+  @functools.cached_property
+  def reference(self) -> metrics.ReferenceSet:
+    """The test split that samples are compared with (its features computed once)."""
+    data = self.test_data
+    return metrics.ReferenceSet(f"the {data.name} test split", data[data.spec.target], data.spec.x.levels)
 
   @functools.cached_property
   def eval_step(self):

@@ -2,7 +2,6 @@
 and sample at their intervals. Data order and randomness are functions of the step, so an
 interrupted and resumed run ends with exactly the state of an uninterrupted one."""
 
-import dataclasses
 import json
 import os
 
@@ -13,7 +12,7 @@ from genzoo import data as datasets
 from genzoo import tasks
 from genzoo.config import check_runner_settings
 from genzoo.errors import UserError
-from genzoo.runner import images, workdir as run_files
+from genzoo.runner import workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.session import (TRAIN_STREAM, Session, chief_print, chief_warn, is_chief, load_split,
@@ -25,7 +24,7 @@ class NonFiniteError(UserError):
   """Training met a non-finite loss or gradient and `train.on_nonfinite` is "stop"."""
 
 
-def check_train_batch_fits(config: ml_collections.ConfigDict, train_data: datasets.ImageData) -> None:
+def check_train_batch_fits(config: ml_collections.ConfigDict, train_data: datasets.Split) -> None:
   if config.data.batch_size > train_data.num_examples:
     raise UserError(
         f"data.batch_size={config.data.batch_size} is larger than the {train_data.num_examples} "
@@ -40,15 +39,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, overwrit
   task's `init` on the data's shapes) is checked before the workdir is touched."""
   check_runner_settings(config)
   tasks.check_config(config)
+  session = Session.create(config)  # the task, sized from the data's static description
   train_data, test_data = load_split(config, "train"), load_split(config, "test")
   check_train_batch_fits(config, train_data)
-  data_info = tasks.DataInfo(train_data.shape, train_data.num_levels)
-  session = Session.create(config, data_info)
-  abstract_state = session.abstract_state()  # traces init: a model that cannot take these images fails here
+  abstract_state = session.abstract_state()  # traces init: a model that cannot take this data fails here
   run_files.prepare_workdir(config, workdir, overwrite)
   if is_chief():
     with run_files.writing_into(workdir):
-      run_files.write_json(os.path.join(workdir, run_files.DATASET_FILE), dataclasses.asdict(data_info))
+      run_files.write_json(os.path.join(workdir, run_files.DATASET_FILE), session.spec.to_json())
 
   checkpoints = Checkpoints(workdir, config.train.max_to_keep)
   try:
@@ -125,9 +123,8 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
       writer.scalars(done, {f"eval/{k}": v for k, v in final_metrics.items()})
       chief_print(f"step {done} test: " + json.dumps(final_metrics))
     if _due(done, train.sample_every) or is_last:
-      grid = session.sample_grid(state, train.num_samples)
-      writer.image(done, "samples", grid, os.path.join(workdir, f"samples_{done}.png"),
-                   scale=images.display_scale(session.data_info.image_shape[0]))
+      picture = session.render(state, session.sample(state, train.num_samples))
+      writer.picture(done, "samples", picture, os.path.join(workdir, f"samples_{done}.png"))
   return final_metrics
 
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from genzoo import data as datasets
 from genzoo import tasks
-from genzoo.runner import images
 from genzoo.runner.checkpoints import abstract_with_sharding
 from genzoo.runner.mesh import DataParallel
+from genzoo.runner.render import Picture, Samples, render
 
 # Independent random streams, each folded with the step or batch index.
 INIT_STREAM, TRAIN_STREAM, EVAL_STREAM, SAMPLE_STREAM, METRICS_STREAM = range(5)
@@ -38,15 +38,23 @@ def chief_warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.ImageData:
+def load_options(config: ml_collections.ConfigDict) -> dict:
+  """`config.data`'s options for `datasets.load` and `datasets.describe`."""
   d = config.data
-  return datasets.load(
-      d.name, split, data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize,
-      image_size=d.image_size, pad=d.pad, seed=config.seed,
-  )
+  return dict(data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize, image_size=d.image_size,
+              pad=d.pad, seed=config.seed)
 
 
-def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.ImageData, step: int):
+def describe_data(config: ml_collections.ConfigDict) -> datasets.DataSpec:
+  """The batches' description, from the registry and `config.data` alone (nothing is read)."""
+  return datasets.describe(config.data.name, **load_options(config))
+
+
+def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.Split:
+  return datasets.load(config.data.name, split, **load_options(config))
+
+
+def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.Split, step: int):
   """This process's rows of the global training batch of `step`."""
   return datasets.train_batch(
       train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
@@ -59,23 +67,22 @@ class Session:
   """A task on a mesh with its jitted functions: what every command needs."""
 
   config: ml_collections.ConfigDict
-  data_info: tasks.DataInfo
+  spec: datasets.DataSpec
   parallel: DataParallel
   task: tasks.Task
 
   @classmethod
-  def create(cls, config: ml_collections.ConfigDict, data_info: tasks.DataInfo,
+  def create(cls, config: ml_collections.ConfigDict, spec: datasets.DataSpec | None = None,
              parallel: DataParallel | None = None) -> "Session":
+    """The session of `config`, on data described by `spec` (by default `describe_data(config)`)."""
+    spec = spec or describe_data(config)
     parallel = parallel or DataParallel.over()
     parallel.check_batch_size(config.data.batch_size, "data.batch_size")
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
-    return cls(config, data_info, parallel, tasks.make_task(config, data_info))
+    return cls(config, spec, parallel, tasks.make_task(config, spec))
 
   def example_batch(self) -> dict[str, np.ndarray]:
-    return {
-        "image": np.zeros((1,) + self.data_info.image_shape, np.uint8),
-        "label": np.zeros((1,), np.int32),
-    }
+    return self.spec.example_batch()
 
   def init_state(self, example_batch):
     """Initial state, born replicated; data-dependent initialisers see `example_batch`."""
@@ -108,8 +115,21 @@ class Session:
     """The task's `sample`, jitted once per session (compiled once per sample count)."""
     return jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
 
-  def sample_grid(self, state, num: int, temperature: float = 1.0, rng=None) -> np.ndarray:
+  @functools.cached_property
+  def jit_log_density(self):
+    """The task's `log_density`, jitted once per session; None if the task has none."""
+    log_density = getattr(self.task, "log_density", None)
+    return None if log_density is None else jax.jit(log_density, out_shardings=self.parallel.replicated)
+
+  def sample(self, state, num: int, temperature: float = 1.0, rng=None) -> Samples:
+    """`num` samples at `temperature`, tagged with the data's target feature."""
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
-    samples = np.asarray(jax.device_get(self.jit_sample(state, rng, num, temperature)))
-    columns = int(np.ceil(np.sqrt(num)))
-    return images.grid(images.to_display(samples, self.data_info.num_levels), columns)
+    return Samples(np.asarray(jax.device_get(self.jit_sample(state, rng, num, temperature))), self.spec.x)
+
+  def render(self, state, samples: Samples, columns: int | None = None) -> Picture:
+    """`samples` drawn by their kind's renderer, with the model's density where it can show it."""
+    log_density = None if self.jit_log_density is None else functools.partial(self._log_density, state)
+    return render(samples, columns, log_density)
+
+  def _log_density(self, state, points: np.ndarray) -> np.ndarray:
+    return np.asarray(jax.device_get(self.jit_log_density(state, points)))

@@ -1,5 +1,6 @@
 """The files of a run's workdir that the runner writes and reads back (besides checkpoints, logs
-and images): `config.json` and `dataset.json`, written atomically; write failures as user errors."""
+and images): `config.json` and `dataset.json` (the data's description, for people and tools: the runner
+derives it from the config), written atomically; write failures as user errors."""
 
 import contextlib
 import datetime
@@ -61,12 +62,6 @@ def write_json(path: str, value) -> None:
   with open(tmp, "w") as f:
     json.dump(value, f, indent=2)
   os.replace(tmp, path)
-
-
-def read_data_info(workdir: str) -> tasks.DataInfo:
-  path = os.path.join(workdir, DATASET_FILE)
-  stored = run_config.read_json(path, "the image shape and levels the model was built for")
-  return tasks.DataInfo(tuple(stored["image_shape"]), stored["num_levels"])
 
 
 def check_output_path(path: str) -> None:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from genzoo.runner import images as image_utils
+from genzoo.runner.render import Picture
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -46,12 +47,12 @@ class RunWriter:
         self._tensorboard.add_scalar(name, value, step)
     self._tensorboard.flush()
 
-  def image(self, step: int, name: str, image: np.ndarray, path: str, scale: int = 1) -> None:
-    """Writes a uint8 [H, W, C] image to `path` (PNG, enlarged `scale` times) and to TensorBoard."""
+  def picture(self, step: int, name: str, picture: Picture, path: str) -> None:
+    """Writes a rendered picture to `path` (PNG, enlarged by its scale) and to TensorBoard."""
     if not self.enabled:
       return
-    image_utils.save_png(image, path, scale=scale)
-    self._tensorboard.add_image(name, image, step, dataformats="HWC")
+    image_utils.save_png(picture.pixels, path, scale=picture.scale)
+    self._tensorboard.add_image(name, picture.pixels, step, dataformats="HWC")
     self._tensorboard.flush()
 
   def close(self) -> None:

@@ -3,7 +3,8 @@
 import ml_collections
 
 from genzoo.errors import UserError
-from genzoo.tasks.base import DataInfo, Task
+from genzoo.data.spec import DataSpec
+from genzoo.tasks.base import Task
 from genzoo.tasks.flow import FlowTask
 from genzoo.tasks.gan import GANTask
 from genzoo.tasks.vae import VAETask
@@ -23,9 +24,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   task_class(config).check_config(config)
 
 
-def make_task(config: ml_collections.ConfigDict, data: DataInfo) -> Task:
-  """Builds the task named by `config.task` for data described by `data`."""
-  return task_class(config)(config, data)
+def make_task(config: ml_collections.ConfigDict, spec: DataSpec) -> Task:
+  """Builds the task named by `config.task` for data described by `spec`."""
+  return task_class(config)(config, spec)
 
 
-__all__ = ["DataInfo", "Task", "TASKS", "check_config", "make_task", "task_class"]
+__all__ = ["Task", "TASKS", "check_config", "make_task", "task_class"]

@@ -1,15 +1,20 @@
 """The task contract: the only thing the runner knows about a model family.
 
-A task is built from the experiment config and a description of the data, and provides pure,
-jit-able functions over a pytree `state` (a dict holding at least "step"):
+A task is built as `Task(config, spec)` from the experiment config and the data's static
+description (`genzoo.data.DataSpec`: every batch key's kind, shape, dtype, levels, classes), and
+provides pure, jit-able functions over a pytree `state` (a dict holding at least "step"):
 
   init(rng, example_batch) -> state
   train_step(state, batch, rng) -> (state, metrics)     metrics: batch means, plus "nonfinite"
   eval_step(state, batch, rng) -> sums                  per-example sums weighted by batch["mask"]
   summarize(sums) -> dict[str, float]                   test metrics from sums over a whole split
-  sample(state, rng, num, temperature) -> uint8 [num, H, W, C] in the data's levels
+  sample(state, rng, num, temperature) -> [num, *spec.x.shape] of spec.x's dtype (and levels)
 
-and, optionally, `interpolate(state, start, end, num_steps) -> uint8 [P, num_steps, H, W, C]`.
+and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *spec.x.shape]` and
+`log_density(state, points) -> [N]` (the model's log-density at points of the target, which the
+renderer of low-dimensional data draws). Batches hold the keys of `spec.features` (and "mask" in
+evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
+it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a
 `genzoo.errors.UserError`; the runner calls it before loading any data. `PROGRESS_METRICS` names
 the train metrics shown on the progress line, `RESUMABLE_KEYS` the family's config keys (or
@@ -18,26 +23,12 @@ A train_step whose loss or gradients are not finite must return the incoming par
 optimiser state unchanged (see `tasks.common.commit_if_finite`) and report `nonfinite = 1`.
 """
 
-import dataclasses
 from typing import Any, Protocol
 
 import jax
 
 State = dict[str, Any]
 Batch = dict[str, jax.Array]
-
-
-@dataclasses.dataclass(frozen=True)
-class DataInfo:
-  """What a task needs to know about its data: image shape (H, W, C) and levels per sub-pixel."""
-
-  image_shape: tuple[int, int, int]
-  num_levels: int
-
-  @property
-  def num_dims(self) -> int:
-    height, width, depth = self.image_shape
-    return height * width * depth
 
 
 class Task(Protocol):

@@ -36,7 +36,8 @@ from genzoo.errors import UserError
 from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.tasks import common
-from genzoo.tasks.base import Batch, DataInfo, State
+from genzoo.data.spec import DataSpec
+from genzoo.tasks.base import Batch, State
 
 MODELS = {  # model.name -> (generator, discriminator) classes
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
@@ -132,13 +133,14 @@ def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
 @dataclasses.dataclass(frozen=True, eq=False)
 class GANTask:
   config: ml_collections.ConfigDict
-  data: DataInfo
+  data: DataSpec
 
   PROGRESS_METRICS = ("d_loss", "g_loss")
   RESUMABLE_KEYS = ()
 
   def __post_init__(self):
     self.check_config(self.config)
+    self.data.require("the gan family", ("image",))
     loss = self.config.loss
     if self.config.data.batch_size % loss.d_steps:
       raise UserError(
@@ -175,7 +177,7 @@ class GANTask:
   @functools.cached_property
   def generator(self) -> nn.Module:
     generator_class, _ = MODELS[self.config.model.name]
-    return generator_class(self.data.image_shape, self.config.model.g_width)
+    return generator_class(self.data.x.shape, self.config.model.g_width)
 
   @functools.cached_property
   def discriminator(self) -> nn.Module:
@@ -194,7 +196,7 @@ class GANTask:
     g_rng, d_rng = jax.random.split(rng)
     z = jnp.zeros((2, self.config.model.latent_dim))
     g_vars = self.generator.init(g_rng, z, train=False)
-    d_vars = self.discriminator.init(d_rng, self.to_signed(example_batch["image"][:1]), train=False)
+    d_vars = self.discriminator.init(d_rng, self.to_signed(example_batch[self.data.target][:1]), train=False)
     params = {"generator": g_vars.pop("params"), "discriminator": d_vars.pop("params")}
     return {
         "params": params,
@@ -206,7 +208,7 @@ class GANTask:
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     d_steps = self.config.loss.d_steps
-    real_chunks = self.to_signed(batch["image"]).reshape((d_steps, -1) + self.data.image_shape)
+    real_chunks = self.to_signed(batch[self.data.target]).reshape((d_steps, -1) + self.data.x.shape)
     d_rng, g_rng = jax.random.split(rng)
 
     updated, d_metrics = jax.lax.scan(lambda carry, inputs: self.discriminator_update(carry, *inputs),
@@ -220,7 +222,7 @@ class GANTask:
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
     """Discriminator outputs on test images and on as many EMA-generator samples (masked sums)."""
     mask = batch["mask"]
-    real = self.discriminate(state, self.to_signed(batch["image"]))
+    real = self.discriminate(state, self.to_signed(batch[self.data.target]))
     fake = self.discriminate(state, self.generate_ema(state, rng, mask.shape[0], 1.0))
     d_loss = self.objective.discriminator(real, fake)
     return {"count": jnp.sum(mask), "d_real": jnp.sum(real * mask), "d_fake": jnp.sum(fake * mask),
@@ -312,12 +314,12 @@ class GANTask:
 
   def to_signed(self, images: jax.Array) -> jax.Array:
     """uint8 levels {0, ..., K-1} -> [-1, 1]."""
-    return images.astype(jnp.float32) / (self.data.num_levels - 1) * 2.0 - 1.0
+    return images.astype(jnp.float32) / (self.data.x.levels - 1) * 2.0 - 1.0
 
   def to_levels(self, images: jax.Array) -> jax.Array:
     """[-1, 1] -> the nearest of the data's levels, uint8."""
-    levels = jnp.round((images + 1.0) / 2.0 * (self.data.num_levels - 1))
-    return jnp.clip(levels, 0, self.data.num_levels - 1).astype(jnp.uint8)
+    levels = jnp.round((images + 1.0) / 2.0 * (self.data.x.levels - 1))
+    return jnp.clip(levels, 0, self.data.x.levels - 1).astype(jnp.uint8)
 
 
 # -- experiment configs --------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from genzoo import checks
 from genzoo.models import likelihoods
 from genzoo.models.vae import VAE, gaussian_kl_to_standard, log_normal
 from genzoo.tasks import common, importance
-from genzoo.tasks.base import Batch, DataInfo, State
+from genzoo.data.spec import DataSpec
+from genzoo.tasks.base import Batch, State
 
 ARCHITECTURES = ("mlp", "conv")
 # Burda et al. 2016, sec. 5.2: a latent unit is active when Cov_x(E_q[z_u]) exceeds this.
@@ -28,14 +29,15 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 @dataclasses.dataclass(frozen=True, eq=False)
 class VAETask:
   config: ml_collections.ConfigDict
-  data: DataInfo
+  data: DataSpec
 
   PROGRESS_METRICS = ("loss", "elbo_bpd")
   RESUMABLE_KEYS = ()
 
   def __post_init__(self):
     self.check_config(self.config)
-    self.likelihood.check_levels(self.data.num_levels)
+    self.data.require("the vae family", ("image",))
+    self.likelihood.check_levels(self.data.x.levels)
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -63,8 +65,8 @@ class VAETask:
   def model(self) -> VAE:
     m = self.config.model
     return VAE(
-        image_shape=self.data.image_shape,
-        num_levels=self.data.num_levels,
+        image_shape=self.data.x.shape,
+        num_levels=self.data.x.levels,
         latent_dim=m.latent_dim,
         params_per_dim=self.likelihood.num_params,
         architecture=m.architecture,
@@ -80,14 +82,14 @@ class VAETask:
   # -- the task contract -------------------------------------------------------------------------
 
   def init(self, rng: jax.Array, example_batch: Batch) -> State:
-    params = self.model.init(rng, example_batch["image"][:1])["params"]
+    params = self.model.init(rng, example_batch[self.data.target][:1])["params"]
     return {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     beta = self.beta_at(state["step"])
 
     def loss_fn(params):
-      log_px, kl, _ = self.elbo_terms(params, batch["image"], rng)
+      log_px, kl, _ = self.elbo_terms(params, batch[self.data.target], rng)
       return jnp.mean(-log_px + beta * kl), (log_px, kl)
 
     (loss, (log_px, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
@@ -106,7 +108,7 @@ class VAETask:
     return new_state, metrics
 
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    params, x, mask = state["params"], batch["image"], batch["mask"]
+    params, x, mask = state["params"], batch[self.data.target], batch["mask"]
     elbo_rng, iwae_rng = jax.random.split(rng)
     log_px, kl, posterior_mean = self.elbo_terms(params, x, elbo_rng)
     iwae = self.iwae_bound(params, x, iwae_rng, self.config.eval.iwae_k)
@@ -165,7 +167,7 @@ class VAETask:
     mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
     z = mean + jnp.exp(log_std) * jax.random.normal(z_rng, mean.shape)
     decoded = self.model.apply({"params": params}, z, method=VAE.decode)
-    log_px = self.likelihood.log_prob(decoded, x, self.data.num_levels, likelihood_rng)
+    log_px = self.likelihood.log_prob(decoded, x, self.data.x.levels, likelihood_rng)
     return log_px, gaussian_kl_to_standard(mean, log_std), mean
 
   def iwae_log_weights(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
@@ -179,7 +181,7 @@ class VAETask:
       z = mean + jnp.exp(log_std) * jax.random.normal(chunk_rng, (chunk,) + mean.shape)
       decoded = self.model.apply({"params": params}, z, method=VAE.decode)
       # One dequantisation draw per image, shared by its samples (a bound for every draw).
-      log_px = self.likelihood.log_prob(decoded, x, self.data.num_levels, likelihood_rng)
+      log_px = self.likelihood.log_prob(decoded, x, self.data.x.levels, likelihood_rng)
       zeros = jnp.zeros_like(z)
       return log_px + log_normal(z, zeros, zeros) - log_normal(z, mean, log_std)
 
@@ -190,8 +192,8 @@ class VAETask:
     return importance.log_mean_exp(self.iwae_log_weights(params, x, rng, num_samples))
 
   def bits_per_dim(self, log_prob_nats: jax.Array) -> jax.Array:
-    return -log_prob_nats / (self.data.num_dims * math.log(2.0))
+    return -log_prob_nats / (self.data.x.size * math.log(2.0))
 
   def decode_to_image(self, params, z: jax.Array) -> jax.Array:
     decoded = self.model.apply({"params": params}, z, method=VAE.decode)
-    return self.likelihood.mean(decoded, self.data.num_levels)
+    return self.likelihood.mean(decoded, self.data.x.levels)

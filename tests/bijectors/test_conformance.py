@@ -1,5 +1,5 @@
-"""Every bijector of genzoo.bijectors, and the flow models as whole bijectors, through the
-conformance kit in float32 and float64."""
+"""Every bijector of genzoo.bijectors, on events of rank 1, 2 and 3 and with a context, and the
+flow models as whole bijectors, through the conformance kit in float32 and float64."""
 
 import distrax
 import jax
@@ -7,8 +7,10 @@ import jax.numpy as jnp
 import pytest
 
 from genzoo import bijectors
+from genzoo.models import flow_bijector
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
+from genzoo.models.vector_flow import VectorRealNVP
 from genzoo.testing import check_bijector
 
 SHAPE = (4, 4, 4)  # event [H, W, C]; 64 dimensions keep the dense Jacobians small
@@ -16,6 +18,15 @@ SHAPE = (4, 4, 4)  # event [H, W, C]; 64 dimensions keep the dense Jacobians sma
 
 def images(key, shape=SHAPE, batch=4):
   return jax.random.normal(key, (batch,) + shape)
+
+
+def sequences(key, batch=4):
+  """Events of rank 2, [T, C] (a waveform's shape after WaveGlow's grouping)."""
+  return jax.random.normal(key, (batch, 6, 4))
+
+
+def vectors(key, batch=4, dimension=5):
+  return jax.random.normal(key, (batch, dimension))
 
 
 def mixing_conditioner(key, in_channels, out_channels):
@@ -36,6 +47,39 @@ def lu_params(key, depth):
               log_abs_diag=params["log_abs_diag"] + 0.1)
 
 
+def vector_conditioner(key, in_features, out_features, context_features=0):
+  """(x_a) or (x_a, condition) -> (shift, raw) [..., out_features]: a one-layer tanh MLP."""
+  a_key, b_key, c_key = jax.random.split(key, 3)
+  a = jax.random.normal(a_key, (in_features, out_features)) * 0.5
+  b = jax.random.normal(b_key, (out_features, out_features)) * 0.5
+  c = jax.random.normal(c_key, (context_features, out_features)) * 0.5
+
+  def conditioner(x_a, condition=None):
+    h = x_a @ a
+    if condition is not None:
+      h = h + condition @ c
+    return jnp.tanh(h), h @ b
+
+  return conditioner
+
+
+def conditional_vector_coupling(condition):
+  return bijectors.Coupling(bijectors.SplitPartition(flip=True), vector_conditioner(_key(11), 2, 3, 3),
+                            bijectors.affine_transformer("tanh"), event_ndims=1, condition=condition)
+
+
+def conditional_image_coupling(condition):
+  """A checkerboard coupling whose conditioner adds a per-example context [C] to every pixel."""
+  base = mixing_conditioner(_key(12), 4, 4)
+
+  def conditioner(x_a, context):
+    shift, raw = base(x_a)
+    return shift + context[..., None, None, :], raw - context[..., None, None, :]
+
+  return bijectors.Coupling(bijectors.MaskPartition(bijectors.checkerboard_mask(SHAPE, 1)), conditioner,
+                            bijectors.affine_transformer("sigmoid"), condition=condition)
+
+
 def split_prior(key, channels):
   weights = jax.random.normal(key, (2, channels, channels)) * 0.3
   return lambda h: (h @ weights[0], jnp.tanh(h @ weights[1]))
@@ -45,22 +89,25 @@ def tiny_multiscale(key):
   """Squeeze + coupling + split with a learned-style prior, then squeeze + coupling: 8x8x1."""
   k1, k2, k3 = jax.random.split(key, 3)
   return bijectors.MultiScale((8, 8, 1), [
-      bijectors.Level(bijectors.ChannelAffineCoupling(mixing_conditioner(k1, 2, 2)), prior=split_prior(k3, 2)),
-      bijectors.Level(bijectors.ChannelAffineCoupling(mixing_conditioner(k2, 4, 4)), split=False),
+      bijectors.Level(channel_coupling(mixing_conditioner(k1, 2, 2)), prior=split_prior(k3, 2)),
+      bijectors.Level(channel_coupling(mixing_conditioner(k2, 4, 4)), split=False),
   ])
 
 
-def flow_model_bijector(model, key, shape):
-  """A flow model's apply functions as one bijector (images -> flat latents)."""
-  y = jax.random.uniform(key, (2,) + shape)
+def channel_coupling(conditioner, scale_form="sigmoid", event_ndims=3):
+  return bijectors.Coupling(bijectors.SplitPartition(), conditioner, bijectors.affine_transformer(scale_form),
+                            event_ndims=event_ndims)
+
+
+def flow_model_bijector(model, key):
+  """A built flow model as one bijector (data -> flat latents), with perturbed parameters."""
+  y = jax.random.uniform(key, (2,) + model.event_shape)
   variables = jax.jit(model.init)(key, y)
   # Move away from the identity-at-initialisation so every layer contributes.
   variables = jax.tree_util.tree_map_with_path(
       lambda path, leaf: leaf if any(getattr(k, "key", None) in ("permutation", "sign") for k in path)
       else leaf + 0.05 * jax.random.normal(jax.random.fold_in(key, 7), leaf.shape), variables)
-  forward = jax.jit(lambda x: model.apply(variables, x))
-  inverse = jax.jit(lambda z: model.apply(variables, z, inverse=True))
-  return bijectors.FunctionBijector(forward, inverse, event_ndims_in=3, event_ndims_out=1)
+  return flow_bijector(model, variables)
 
 
 def _key(i):
@@ -69,37 +116,63 @@ def _key(i):
 
 REGISTRY = {
     "actnorm": lambda: (bijectors.ActNorm(jnp.linspace(-0.5, 0.5, 4), jnp.arange(4.0)), images(_key(1))),
+    "actnorm_rank2": lambda: (
+        bijectors.ActNorm(jnp.linspace(-0.5, 0.5, 4), jnp.arange(4.0), event_ndims=2), sequences(_key(1))),
     "dense_1x1_conv": lambda: (
         bijectors.Invertible1x1Conv(jnp.eye(4) + 0.3 * jax.random.normal(_key(2), (4, 4))), images(_key(1))),
+    "dense_1x1_conv_vector": lambda: (
+        bijectors.Invertible1x1Conv(jnp.eye(5) + 0.3 * jax.random.normal(_key(2), (5, 5)), event_ndims=1),
+        vectors(_key(1))),
     "lu_1x1_conv": lambda: (bijectors.LUInvertible1x1Conv(**lu_params(_key(3), 4)), images(_key(1))),
+    "lu_1x1_conv_rank2": lambda: (
+        bijectors.LUInvertible1x1Conv(**lu_params(_key(3), 4), event_ndims=2), sequences(_key(1))),
     "checkerboard_coupling_tanh": lambda: (
-        bijectors.MaskedAffineCoupling(mixing_conditioner(_key(4), 4, 4), bijectors.checkerboard_mask(SHAPE, 0),
-                                       scale_form="tanh", tanh_scale=jnp.full((4,), 1.5)), images(_key(1))),
+        bijectors.Coupling(bijectors.MaskPartition(bijectors.checkerboard_mask(SHAPE, 0)),
+                           mixing_conditioner(_key(4), 4, 4), bijectors.affine_transformer("tanh", jnp.full((4,), 1.5))),
+        images(_key(1))),
+    "checkerboard_coupling_rank2": lambda: (
+        bijectors.Coupling(bijectors.MaskPartition(bijectors.checkerboard_mask((6, 4), 1)),
+                           vector_conditioner(_key(4), 4, 4), bijectors.affine_transformer("tanh"), event_ndims=2),
+        sequences(_key(1))),
     "channel_mask_coupling_sigmoid": lambda: (
-        bijectors.MaskedAffineCoupling(mixing_conditioner(_key(5), 4, 4), bijectors.channel_mask(SHAPE, 1),
-                                       scale_form="sigmoid"), images(_key(1))),
-    "channel_coupling_sigmoid": lambda: (
-        bijectors.ChannelAffineCoupling(mixing_conditioner(_key(6), 2, 2)), images(_key(1))),
+        bijectors.Coupling(bijectors.MaskPartition(bijectors.channel_mask(SHAPE, 1)),
+                           mixing_conditioner(_key(5), 4, 4), bijectors.affine_transformer("sigmoid")),
+        images(_key(1))),
+    "channel_coupling_sigmoid": lambda: (channel_coupling(mixing_conditioner(_key(6), 2, 2)), images(_key(1))),
     "channel_coupling_tanh": lambda: (
-        bijectors.ChannelAffineCoupling(mixing_conditioner(_key(6), 2, 2), scale_form="tanh"), images(_key(1))),
+        channel_coupling(mixing_conditioner(_key(6), 2, 2), scale_form="tanh"), images(_key(1))),
+    "vector_coupling_flipped": lambda: (
+        bijectors.Coupling(bijectors.SplitPartition(flip=True), vector_conditioner(_key(7), 2, 3),
+                           bijectors.affine_transformer("tanh"), event_ndims=1), vectors(_key(1))),
     "squeeze": lambda: (bijectors.Squeeze(), images(_key(1))),
     "channel_permutation": lambda: (bijectors.ChannelPermutation([2, 0, 3, 1]), images(_key(1))),
+    "channel_permutation_vector": lambda: (
+        bijectors.ChannelPermutation([4, 2, 0, 3, 1], event_ndims=1), vectors(_key(1))),
     "logit": lambda: (bijectors.Logit(0.05), jax.random.uniform(_key(1), (4,) + SHAPE)),
+    "logit_vector": lambda: (bijectors.Logit(0.05, event_ndims=1), jax.random.uniform(_key(1), (4, 5))),
     "centre_shift": lambda: (distrax.Block(distrax.ScalarAffine(shift=-0.5), 3), images(_key(1))),
     "multiscale": lambda: (tiny_multiscale(_key(8)), images(_key(1), (8, 8, 1))),
     "function_bijector": lambda: (
         bijectors.FunctionBijector(bijectors.Squeeze().forward_and_log_det, bijectors.Squeeze().inverse_and_log_det),
         images(_key(1))),
     "glow": lambda: (
-        flow_model_bijector(Glow((4, 4, 2), num_levels=2, num_steps=1, hidden=4), _key(9), (4, 4, 2)),
+        flow_model_bijector(Glow((4, 4, 2), num_levels=2, num_steps=1, hidden=4), _key(9)),
         jax.random.uniform(_key(1), (4, 4, 4, 2))),
     "realnvp": lambda: (
-        flow_model_bijector(RealNVP((4, 4, 2), num_scales=2, hidden=4, num_blocks=0), _key(10), (4, 4, 2)),
+        flow_model_bijector(RealNVP((4, 4, 2), num_scales=2, hidden=4, num_blocks=0), _key(10)),
         jax.random.uniform(_key(1), (4, 4, 4, 2), minval=0.05, maxval=0.95)),
+    "vector_realnvp": lambda: (
+        flow_model_bijector(VectorRealNVP((5,), num_couplings=3, hidden=(8,)), _key(13)), vectors(_key(1))),
+}
+
+# Conditional bijectors: a factory of the context, and (inputs, context) batched alike.
+CONDITIONAL = {
+    "conditional_vector_coupling": lambda: (conditional_vector_coupling, vectors(_key(1)), vectors(_key(2), dimension=3)),
+    "conditional_image_coupling": lambda: (conditional_image_coupling, images(_key(1)), vectors(_key(3), dimension=4)),
 }
 
 
-MODELS = {"glow", "realnvp"}  # whole flows, wrapped as FunctionBijectors
+MODELS = {"glow", "realnvp", "vector_realnvp"}  # whole flows, wrapped as FunctionBijectors
 
 
 # The whole RealNVP (unrolled: about 75 s of compilation) runs in the slow tier; its couplings,
@@ -120,16 +193,49 @@ def test_bijector_conforms_in_float64(name):
   check_bijector(bijector, x, float64=True)
 
 
+@pytest.mark.parametrize("name", sorted(CONDITIONAL))
+@pytest.mark.parametrize("float64", [False, True])
+def test_conditional_bijector_conforms(name, float64):
+  with jax.enable_x64(float64):
+    make, x, condition = CONDITIONAL[name]()
+  check_bijector(lambda _, c: make(c), x, condition=condition, float64=float64)
+
+
+def test_an_example_reading_another_examples_context_fails_the_kit():
+  def make(_, condition):  # every example sees the batch's mean context
+    return conditional_vector_coupling(jnp.broadcast_to(condition.mean(axis=0), condition.shape))
+
+  with pytest.raises(AssertionError, match="batch broadcasting check failed"):
+    check_bijector(make, vectors(_key(1)), condition=vectors(_key(2), dimension=3))
+
+
 def test_coupling_parameter_gradients_are_finite():
   def make(params):
-    return bijectors.ChannelAffineCoupling(lambda x: (jnp.tanh(x @ params["a"]), x @ params["b"]))
+    return channel_coupling(lambda x: (jnp.tanh(x @ params["a"]), x @ params["b"]))
 
   params = {"a": jnp.full((2, 2), 0.3), "b": jnp.full((2, 2), -0.2)}
   check_bijector(make, images(_key(1)), params=params)
 
 
+def test_checkerboard_needs_positions():
+  with pytest.raises(ValueError, match="a checkerboard needs positions and channels"):
+    bijectors.checkerboard_mask((5,), 0)
+
+
+def test_realnvp_and_glow_couplings_match_the_affine_formula():
+  """The generic coupling computes RealNVP's y_b = x_b * exp(log_s(x_a)) + t(x_a) exactly."""
+  x = images(_key(1))
+  shift, raw = mixing_conditioner(_key(6), 2, 2)(x[..., :2])
+  log_scale = jax.nn.log_sigmoid(raw + 2.0)
+  y, log_det = channel_coupling(mixing_conditioner(_key(6), 2, 2)).forward_and_log_det(x)
+  assert jnp.array_equal(y[..., :2], x[..., :2])
+  assert jnp.array_equal(y[..., 2:], x[..., 2:] * jnp.exp(log_scale) + shift)
+  assert jnp.allclose(log_det, log_scale.sum(axis=(-3, -2, -1)))
+
+
 def test_every_library_bijector_is_registered():
   names = {type(REGISTRY[name]()[0]).__name__ for name in set(REGISTRY) - MODELS}
+  names |= {type(make(condition)).__name__ for make, _, condition in (entry() for entry in CONDITIONAL.values())}
   library = {name for name in bijectors.__all__ if isinstance(getattr(bijectors, name), type)
              and issubclass(getattr(bijectors, name), distrax.Bijector)}
   assert library - {"Level"} <= names, f"not in the conformance registry: {sorted(library - names)}"

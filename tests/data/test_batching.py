@@ -13,12 +13,22 @@ def _data(num=NUM, bernoulli_levels=None):
   labels = np.arange(num, dtype=np.int32)
   images = np.broadcast_to((labels % 256).astype(np.uint8)[:, None, None, None], (num, 3, 2, 1))
   levels = 2 if bernoulli_levels else 256
-  return data.ImageData(images.copy(), labels, levels, "fake", bernoulli_levels=bernoulli_levels)
+  spec = data.image_spec((3, 2, 1), levels, num_classes=num)
+  return data.Split({"image": images.copy(), "label": labels}, spec, "fake", bernoulli_levels=bernoulli_levels)
 
 
-def test_image_data_properties():
+def test_split_properties():
   fake = _data()
-  assert fake.shape == (3, 2, 1) and fake.num_examples == NUM
+  assert fake["image"].shape == (NUM, 3, 2, 1) and fake.num_examples == NUM
+
+
+def test_batches_of_vector_data_hold_its_keys_only():
+  spec = data.vector_spec(2)
+  vectors = data.Split({"vector": np.arange(20, dtype=np.float32).reshape(10, 2)}, spec, "fake")
+  batch = data.train_batch(vectors, 0, 4, seed=0)
+  assert set(batch) == {"vector"} and batch["vector"].shape == (4, 2) and batch["vector"].dtype == np.float32
+  (last,) = list(data.eval_batches(vectors, 16))
+  assert set(last) == {"vector", "mask"} and last["mask"].sum() == 10
 
 
 def test_train_batch_shapes_and_pixels():

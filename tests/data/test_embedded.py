@@ -37,16 +37,16 @@ def test_loads_offline_with_exact_sizes(embedded_dir, name, shape, levels, sizes
   test = data.load(name, "test", data_dir=embedded_dir)
   assert (train.num_examples, test.num_examples) == sizes
   for split in (train, test):
-    assert split.name == name and split.shape == shape and split.num_levels == levels
-    assert split.images.dtype == np.uint8 and split.labels.dtype == np.int32
-    assert split.images.max() == levels - 1 and split.images.min() == 0
+    assert split.name == name and split.spec.x.shape == shape and split.spec.x.levels == levels
+    assert split["image"].dtype == np.uint8 and split["label"].dtype == np.int32
+    assert split["image"].max() == levels - 1 and split["image"].min() == 0
     assert split.bernoulli_levels is None
   # Stratified: every class is split 80/20 to within one example.
-  total = np.bincount(train.labels, minlength=10) + np.bincount(test.labels, minlength=10)
-  np.testing.assert_allclose(np.bincount(train.labels, minlength=10), 0.8 * total, atol=1)
+  total = np.bincount(train["label"], minlength=10) + np.bincount(test["label"], minlength=10)
+  np.testing.assert_allclose(np.bincount(train["label"], minlength=10), 0.8 * total, atol=1)
   if name == "mnist5k":
-    assert np.bincount(train.labels).tolist() == [400] * 10
-    assert np.bincount(test.labels).tolist() == [100] * 10
+    assert np.bincount(train["label"]).tolist() == [400] * 10
+    assert np.bincount(test["label"]).tolist() == [100] * 10
 
 
 @pytest.mark.parametrize("name", ["digits", "mnist5k"])
@@ -55,7 +55,7 @@ def test_split_holds_exactly_the_source_examples(embedded_dir, name):
   train_index, test_index = embedded.stratified_split(labels)
   for split, index in (("train", train_index), ("test", test_index)):
     loaded = data.load(name, split, data_dir=embedded_dir)
-    assert _as_multiset(loaded.images, loaded.labels) == _as_multiset(images[index], labels[index])
+    assert _as_multiset(loaded["image"], loaded["label"]) == _as_multiset(images[index], labels[index])
 
 
 def test_split_is_pinned():
@@ -73,5 +73,5 @@ def test_split_is_pinned():
 def test_loading_twice_gives_the_same_order(embedded_dir):
   first = data.load("digits", "test", data_dir=embedded_dir)
   second = data.load("digits", "test", data_dir=embedded_dir)
-  np.testing.assert_array_equal(first.images, second.images)
-  np.testing.assert_array_equal(first.labels, second.labels)
+  np.testing.assert_array_equal(first["image"], second["image"])
+  np.testing.assert_array_equal(first["label"], second["label"])

@@ -29,39 +29,40 @@ def _mock_load(name, split="train", max_value=None, **kwargs):
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_mock_data_loads(tmp_path, name, shape, has_labels, split):
   loaded = _mock_load(name, split, data_dir=str(tmp_path))
-  assert loaded.num_examples == NUM_MOCK and loaded.shape == shape and loaded.name == name
-  assert loaded.images.dtype == np.uint8 and loaded.labels.dtype == np.int32
-  assert loaded.num_levels == 256
+  assert loaded.num_examples == NUM_MOCK and loaded.spec.x.shape == shape and loaded.name == name
+  assert loaded["image"].dtype == np.uint8 and loaded.spec.x.levels == 256
+  assert loaded.spec == data.describe(name, data_dir=str(tmp_path))  # known before loading
   if has_labels:
-    assert loaded.labels.min() >= 0 and loaded.labels.max() < 10
+    assert loaded["label"].dtype == np.int32 and loaded.spec.num_classes == 10
+    assert loaded["label"].min() >= 0 and loaded["label"].max() < 10
   else:
-    assert (loaded.labels == -1).all()
+    assert "label" not in loaded.arrays and loaded.spec.num_classes is None
 
 
 def test_mock_binarized_mnist(tmp_path):
   for split in ("train", "test"):
     loaded = _mock_load("binarized_mnist", split, max_value=2, data_dir=str(tmp_path))
-    assert loaded.shape == (28, 28, 1) and loaded.num_levels == 2
-    assert set(np.unique(loaded.images)) <= {0, 1} and (loaded.labels == -1).all()
+    assert loaded.spec.x.shape == (28, 28, 1) and loaded.spec.x.levels == 2
+    assert set(np.unique(loaded["image"])) <= {0, 1} and "label" not in loaded.arrays
 
 
 @pytest.mark.parametrize("size", [32, 148])
 def test_celeb_a_image_size(tmp_path, size):
   loaded = _mock_load("celeb_a", image_size=size, data_dir=str(tmp_path))
-  assert loaded.shape == (size, size, 3)
+  assert loaded.spec.x.shape == (size, size, 3)
 
 
 def test_image_size_resizes_8_bit_data(tmp_path):
-  assert _mock_load("cifar10", image_size=16, data_dir=str(tmp_path)).shape == (16, 16, 3)
+  assert _mock_load("cifar10", image_size=16, data_dir=str(tmp_path)).spec.x.shape == (16, 16, 3)
 
 
 @pytest.mark.parametrize("n_bits", [1, 3, 5, 8])
 def test_n_bits_keeps_the_top_bits(tmp_path, n_bits):
   full = _mock_load("mnist", data_dir=str(tmp_path))
   reduced = _mock_load("mnist", n_bits=n_bits, data_dir=str(tmp_path))
-  assert reduced.num_levels == 2**n_bits
-  np.testing.assert_array_equal(reduced.images, full.images >> (8 - n_bits))
-  assert reduced.images.max() < 2**n_bits
+  assert reduced.spec.x.levels == 2**n_bits
+  np.testing.assert_array_equal(reduced["image"], full["image"] >> (8 - n_bits))
+  assert reduced["image"].max() < 2**n_bits
 
 
 def test_static_binarisation_is_fixed_by_the_seed(embedded_dir):
@@ -69,33 +70,33 @@ def test_static_binarisation_is_fixed_by_the_seed(embedded_dir):
   binary = data.load("mnist5k", "test", data_dir=embedded_dir, binarize="static", seed=3)
   again = data.load("mnist5k", "test", data_dir=embedded_dir, binarize="static", seed=3)
   other = data.load("mnist5k", "test", data_dir=embedded_dir, binarize="static", seed=4)
-  assert binary.num_levels == 2 and binary.bernoulli_levels is None
-  assert set(np.unique(binary.images)) == {0, 1}
-  np.testing.assert_array_equal(binary.images, again.images)
-  np.testing.assert_array_equal(binary.labels, grey.labels)
-  assert (binary.images != other.images).any()
+  assert binary.spec.x.levels == 2 and binary.bernoulli_levels is None
+  assert set(np.unique(binary["image"])) == {0, 1}
+  np.testing.assert_array_equal(binary["image"], again["image"])
+  np.testing.assert_array_equal(binary["label"], grey["label"])
+  assert (binary["image"] != other["image"]).any()
   # Black pixels stay 0, white ones 1, and on average a pixel is 1 with probability x / 255.
-  assert (binary.images[grey.images == 0] == 0).all()
-  assert (binary.images[grey.images == 255] == 1).all()
-  np.testing.assert_allclose(binary.images.mean(), grey.images.mean() / 255, rtol=0.01)
+  assert (binary["image"][grey["image"] == 0] == 0).all()
+  assert (binary["image"][grey["image"] == 255] == 1).all()
+  np.testing.assert_allclose(binary["image"].mean(), grey["image"].mean() / 255, rtol=0.01)
 
 
 def test_static_binarisation_differs_between_splits(tmp_path):
   # mock_data yields the same pixels for every split, so any difference comes from the draw.
   train = _mock_load("mnist", "train", binarize="static", data_dir=str(tmp_path))
   test = _mock_load("mnist", "test", binarize="static", data_dir=str(tmp_path))
-  assert (train.images != test.images).any()
+  assert (train["image"] != test["image"]).any()
 
 
 def test_dynamic_binarisation_loads_grey_train_and_static_test(embedded_dir):
   train = data.load("digits", "train", data_dir=embedded_dir, binarize="dynamic")
   grey = data.load("digits", "train", data_dir=embedded_dir)
-  assert train.num_levels == 2 and train.bernoulli_levels == 17
-  np.testing.assert_array_equal(train.images, grey.images)
+  assert train.spec.x.levels == 2 and train.bernoulli_levels == 17
+  np.testing.assert_array_equal(train["image"], grey["image"])
   test = data.load("digits", "test", data_dir=embedded_dir, binarize="dynamic", seed=5)
   static = data.load("digits", "test", data_dir=embedded_dir, binarize="static", seed=5)
-  assert test.num_levels == 2 and test.bernoulli_levels is None
-  np.testing.assert_array_equal(test.images, static.images)
+  assert test.spec.x.levels == 2 and test.bernoulli_levels is None
+  np.testing.assert_array_equal(test["image"], static["image"])
 
 
 def test_dynamic_batches_are_binary_draws_fixed_by_seed_and_step(embedded_dir):
@@ -167,26 +168,46 @@ def test_values_beyond_the_levels_are_rejected(tmp_path):
     _mock_load("digits", data_dir=str(tmp_path))
 
 
+SPEC = data.image_spec((4, 4, 1), 256, num_classes=10)
+
+
 @pytest.mark.parametrize(
-    "images, labels, message",
+    "arrays, message",
     [
-        (np.zeros((3, 4, 4), np.uint8), np.zeros(3, np.int32), r"uint8 \[N, H, W, C\]"),
-        (np.zeros((3, 4, 4, 1), np.float32), np.zeros(3, np.int32), r"uint8 \[N, H, W, C\]"),
-        (np.zeros((3, 4, 4, 1), np.uint8), np.zeros(2, np.int32), r"int32 \[3\], got int32 \(2,\)"),
-        (np.zeros((3, 4, 4, 1), np.uint8), np.zeros(3, np.int64), r"int32 \[3\], got int64"),
+        ({"image": np.zeros((3, 4, 4), np.uint8), "label": np.zeros(3, np.int32)},
+         r"image must be uint8 \[3, 4, 4, 1\], got uint8 \(3, 4, 4\)"),
+        ({"image": np.zeros((3, 4, 4, 1), np.float32), "label": np.zeros(3, np.int32)}, r"image must be uint8"),
+        ({"image": np.zeros((3, 4, 4, 1), np.uint8), "label": np.zeros(2, np.int32)},
+         r"label must be int32 \[3\], got int32 \(2,\)"),
+        ({"image": np.zeros((3, 4, 4, 1), np.uint8), "label": np.zeros(3, np.int64)}, r"label must be int32 \[3\], got int64"),
+        ({"image": np.zeros((3, 4, 4, 1), np.uint8)}, r"arrays hold keys \['image'\], the spec \['image', 'label'\]"),
     ],
 )
-def test_image_data_checks_its_arrays(images, labels, message):
+def test_a_split_checks_its_arrays_against_its_spec(arrays, message):
   with pytest.raises(ValueError, match=message):
-    data.ImageData(images, labels, 256, "fake")
+    data.Split(arrays, SPEC, "fake")
 
 
 def test_registry_is_consistent():
   assert {"digits", "mnist5k", "mnist", "binarized_mnist", "fashion_mnist", "cifar10", "celeb_a",
-          "downsampled_imagenet/32x32", "downsampled_imagenet/64x64"} <= set(data.DATASETS)
-  for name, spec in data.DATASETS.items():
-    assert isinstance(spec, images_lib.DatasetSpec) and spec.tfds_name == name
-  assert data.DATASETS["downsampled_imagenet/64x64"].test_split == "validation"
+          "downsampled_imagenet/32x32", "downsampled_imagenet/64x64"} <= set(data.IMAGE_DATASETS)
+  for name, source in data.IMAGE_DATASETS.items():
+    assert isinstance(source, images_lib.TFDSImages) and source.tfds_name == name
+  assert data.IMAGE_DATASETS["downsampled_imagenet/64x64"].test_split == "validation"
+  assert set(data.DATASETS) == set(data.IMAGE_DATASETS) | set(data.TOY_DENSITIES)
+
+
+@pytest.mark.parametrize("options, shape, levels", [
+    ({}, (28, 28, 1), 256),
+    ({"pad": 2}, (32, 32, 1), 256),
+    ({"n_bits": 5}, (28, 28, 1), 32),
+    ({"binarize": "dynamic"}, (28, 28, 1), 2),
+    ({"image_size": 14, "pad": 1}, (16, 16, 1), 256),
+])
+def test_describe_knows_the_batches_without_reading_anything(options, shape, levels):
+  spec = data.describe("mnist", data_dir="/nonexistent", **options)  # nothing is read
+  assert (spec.target, spec.x.kind, spec.x.shape, spec.x.levels, spec.num_classes) == ("image", "image", shape, levels, 10)
+  assert data.DataSpec.from_json(spec.to_json()) == spec
 
 
 def test_celeb_a_is_centre_cropped_then_resized(tmp_path):
@@ -203,16 +224,16 @@ def test_celeb_a_is_centre_cropped_then_resized(tmp_path):
     cropped = data.load("celeb_a", "train", image_size=148, data_dir=str(tmp_path))
     resized = data.load("celeb_a", "train", data_dir=str(tmp_path))
   assert cropped.num_examples == 3
-  np.testing.assert_array_equal(cropped.images[0], image[35:183, 15:163])
-  assert resized.shape == (64, 64, 3)
-  np.testing.assert_allclose(resized.images[0].mean(axis=(0, 1)), [108.5, 88.5, 0], atol=1)
+  np.testing.assert_array_equal(cropped["image"][0], image[35:183, 15:163])
+  assert resized.spec.x.shape == (64, 64, 3)
+  np.testing.assert_allclose(resized["image"][0].mean(axis=(0, 1)), [108.5, 88.5, 0], atol=1)
 
 
 def test_pad_adds_zero_borders(embedded_dir):
-  plain = images_lib.load("digits", "test", data_dir=embedded_dir)
-  padded = images_lib.load("digits", "test", data_dir=embedded_dir, pad=2)
-  assert padded.shape == (12, 12, 1)
-  np.testing.assert_array_equal(padded.images[:, 2:-2, 2:-2], plain.images)
-  assert padded.images[:, :2].max() == 0 and padded.images[:, :, -2:].max() == 0
+  plain = data.load("digits", "test", data_dir=embedded_dir)
+  padded = data.load("digits", "test", data_dir=embedded_dir, pad=2)
+  assert padded.spec.x.shape == (12, 12, 1)
+  np.testing.assert_array_equal(padded["image"][:, 2:-2, 2:-2], plain["image"])
+  assert padded["image"][:, :2].max() == 0 and padded["image"][:, :, -2:].max() == 0
   with pytest.raises(ValueError, match="pad must be >= 0 pixels, got -1"):
-    images_lib.load("digits", "test", data_dir=embedded_dir, pad=-1)
+    data.load("digits", "test", data_dir=embedded_dir, pad=-1)

@@ -89,3 +89,19 @@ def test_pinwheel_has_five_arms_winding_outwards(key):
   residual = np.angle(np.exp(1j * (unwound - arm * arm_width)))
   assert np.mean(np.abs(residual) < 0.35) > 0.95
   np.testing.assert_allclose(np.bincount(arm, minlength=5) / NUM, 1 / 5, atol=0.03)
+
+
+@pytest.mark.parametrize("name", data.TOY_DENSITIES)
+def test_every_toy_density_is_a_fixed_vector_dataset(name):
+  spec = data.describe(name)
+  assert (spec.target, spec.x.kind, spec.x.shape, spec.x.levels) == ("vector", "vector", (2,), None)
+  train, test = data.load(name, "train"), data.load(name, "test")
+  assert (train.num_examples, test.num_examples) == (10_000, 2_000)
+  assert train["vector"].dtype == np.float32 and not np.isin(test["vector"], train["vector"]).all()
+  np.testing.assert_array_equal(data.load(name, "test", seed=5)["vector"], test["vector"])  # seed-free
+
+
+def test_image_options_on_vector_data_are_refused():
+  with pytest.raises(ValueError, match=r"two_moons is a dataset of 2-D vectors; the image options "
+                     r"data.binarize='static', data.pad=2 do not apply"):
+    data.describe("two_moons", binarize="static", pad=2)

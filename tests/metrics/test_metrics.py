@@ -21,7 +21,7 @@ def digits_classifier(tmp_path_factory):
 def test_classifier_is_trained_and_cached(digits_classifier):
   meta, extractor, test, _ = digits_classifier
   assert meta["test_accuracy"] > 0.85 and meta["num_classes"] == 10
-  features, classes = extractor.outputs(test.images, test.num_levels)
+  features, classes = extractor.outputs(test["image"], test.spec.x.levels)
   assert features.shape == (359, 128) and classes.shape == (359,)
 
 
@@ -29,12 +29,12 @@ def test_images_the_classifier_was_not_trained_on_are_refused(digits_classifier)
   _, extractor, test, _ = digits_classifier
   with pytest.raises(ValueError, match=r"the classifier:digits extractor takes \(8, 8, 1\) images of 17 levels; "
                      r"got \(8, 8, 1\) images of 2 levels. Train a classifier on this data"):
-    extractor.outputs(test.images, 2)
+    extractor.outputs(test["image"], 2)
 
 
 def test_real_test_data_covers_every_mode(digits_classifier):
   _, extractor, test, _ = digits_classifier
-  _, classes = extractor.outputs(test.images, test.num_levels)
+  _, classes = extractor.outputs(test["image"], test.spec.x.levels)
   coverage = distances.mode_coverage(classes, 10)
   assert coverage["modes_covered"] == 10 and coverage["mode_kl"] < 0.05
 
@@ -134,7 +134,7 @@ def test_feature_classifier_needs_labels(tmp_path):
   import tensorflow_datasets as tfds  # after distrax: TF imported first makes TFP look for tf_keras
 
   with tfds.testing.mock_data(num_examples=8):
-    with pytest.raises(ValueError, match=r"dataset 'celeb_a' has no class labels; the feature classifier needs them"):
+    with pytest.raises(ValueError, match=r"dataset 'celeb_a' is not labelled images \(image data, no classes\); the feature classifier needs them"):
       metrics.train_feature_classifier("celeb_a", str(tmp_path), data_dir=str(tmp_path / "tfds"), steps=1)
   assert not (tmp_path / "celeb_a").exists()
 
@@ -143,14 +143,13 @@ def test_feature_classifier_needs_labels(tmp_path):
 def test_vae_and_flow_samples_are_scored_like_gan_samples(experiment, digits_classifier, family):
   """The runner's sample metrics on an untrained VAE and Glow: their samples (the data's levels)
   go through the same extractor and give finite scores."""
-  from genzoo import tasks
   from genzoo import runner
 
   *_, test, features_dir = digits_classifier
   config = experiment(family, "smoke")
   config.eval.update(sample_metrics="fid,modes", metric_samples=150, features_dir=features_dir)
-  session = runner.Session.create(config, tasks.DataInfo(test.shape, test.num_levels))
-  state = session.init_state({"image": test.images[:40], "label": test.labels[:40]})  # ActNorm sees real data
+  session = runner.Session.create(config, test.spec)
+  state = session.init_state({"image": test["image"][:40], "label": test["label"][:40]})  # ActNorm sees real data
   evaluator = runner.Evaluator(session, test)
   scores = evaluator.sample_metrics(state)
   assert np.isfinite(scores["fid"]) and 1 <= scores["modes_covered"] <= 10

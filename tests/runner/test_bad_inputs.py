@@ -3,7 +3,7 @@
 Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
-config), `{smoke_file}`, `{glow}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
+config), `{smoke_file}`, `{glow}`, `{toy2d}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
 run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
 filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
@@ -84,6 +84,12 @@ TRAIN_CASES = [
          r"image shape \(8, 8, 1\) cannot be taken by the convolutional encoder with 4 stride-2 stages"),
     Case("flow deeper than the image", train("--config.model.num_levels=4", config="{glow}"),
          r"image shape \(8, 8, 1\) cannot pass the 4 squeezes of this flow's levels"),
+    Case("an image family on vector data", train("--config.data.name=two_moons"),
+         r"the vae family models image data, but this dataset's 'vector' is vector data of shape \(2,\)"),
+    Case("an image flow on vector data", train("--config.data.name=two_moons", config="{glow}"),
+         r"the 'glow' flow model models image data, but this dataset's 'vector' is vector data"),
+    Case("image options on vector data", train("--config.data.n_bits=5", config="{toy2d}"),
+         r"two_moons is a dataset of 2-D vectors; the image options data.n_bits=5 do not apply"),
     Case("workdir inside a file", ("train", "--config={smoke}", "--config.data.data_dir={data}", "--workdir={tmp}/afile/run"),
          r"cannot write into .*afile/run: Not a directory"),
     Case("unknown command", ("fit", "--workdir={fresh}"), r"expected one command out of \['train', 'eval'"),
@@ -127,8 +133,8 @@ RUN_CASES = [
     Case("zero pairs", ("interpolate", "--workdir={run}", "--num-pairs=0"), r"--num-pairs=0 is not accepted"),
     Case("zero interpolation steps", ("interpolate", "--workdir={run}", "--num-steps=0"),
          r"--num-steps=0 is not accepted: it must be a whole number >= 2"),
-    Case("more pairs than test images", ("interpolate", "--workdir={run}", "--num-pairs=1000"),
-         r"--num-pairs=1000 needs 2000 test images; the split has 359, so use at most 179"),
+    Case("more pairs than test examples", ("interpolate", "--workdir={run}", "--num-pairs=1000"),
+         r"--num-pairs=1000 needs 2000 test examples; the split has 359, so use at most 179"),
     Case("resuming with another config", ("train", "--config={smoke}", "--config.data.data_dir={data}",
                                           "--config.model.latent_dim=5", "--workdir={run}"),
          r"holds a run of a different config \(model.latent_dim: 4 -> 5\); use another --workdir, or pass --overwrite"),
@@ -148,6 +154,7 @@ def places(tmp_path_factory, vae_smoke_run):
   np.savez(root / "other.npz", weight=np.zeros(3))
   smoke_file = os.path.join(EXPERIMENTS, "vae.py")
   return {"smoke": f"{smoke_file}:smoke", "smoke_file": smoke_file, "glow": os.path.join(EXPERIMENTS, "glow.py") + ":smoke",
+          "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
           "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}
 
 
@@ -172,7 +179,7 @@ def copy_of_run(places, tmp_path) -> str:
   return workdir
 
 
-@pytest.mark.parametrize("name", ["config.json", "dataset.json"])
+@pytest.mark.parametrize("name", ["config.json"])  # dataset.json is a record; the config implies it
 def test_damaged_run_file_is_named(name, places, tmp_path, user_error, digest):
   workdir = copy_of_run(places, tmp_path)
   with open(os.path.join(workdir, name), "w") as f:

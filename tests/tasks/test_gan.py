@@ -11,14 +11,15 @@ from genzoo.models.dcgan import DCGANDiscriminator, resolution_plan
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discriminator_downsamplings
 from genzoo.nets.matmul_conv import StridedConv4x4
 from genzoo import runner
-from genzoo.tasks import DataInfo, make_task
+from genzoo.data import image_spec
+from genzoo.tasks import make_task
 from genzoo.tasks import common, gan
 
-DIGITS = DataInfo((8, 8, 1), 17)
+DIGITS = image_spec((8, 8, 1), 17, num_classes=10)
 
 
 def digit_batch(key, batch_size):
-  images = jax.random.randint(key, (batch_size,) + DIGITS.image_shape, 0, DIGITS.num_levels)
+  images = jax.random.randint(key, (batch_size,) + DIGITS.x.shape, 0, DIGITS.x.levels)
   return {"image": np.asarray(images, np.uint8), "label": np.zeros((batch_size,), np.int32),
           "mask": np.ones((batch_size,), np.float32)}
 

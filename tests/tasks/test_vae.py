@@ -11,14 +11,15 @@ from jax.scipy.stats import multivariate_normal
 from genzoo.models import likelihoods
 from genzoo.runner.mesh import DataParallel
 from genzoo.runner import Session
-from genzoo.tasks import DataInfo, make_task
+from genzoo.data import image_spec
+from genzoo.tasks import make_task
 from genzoo.tasks.importance import largest_divisor_at_most
 
-DIGITS = DataInfo((8, 8, 1), 17)
+DIGITS = image_spec((8, 8, 1), 17, num_classes=10)
 
 
 def random_batch(key, batch_size, info=DIGITS):
-  images = jax.random.randint(key, (batch_size,) + info.image_shape, 0, info.num_levels)
+  images = jax.random.randint(key, (batch_size,) + info.x.shape, 0, info.x.levels)
   return {"image": np.asarray(images, np.uint8), "label": np.zeros((batch_size,), np.int32)}
 
 
@@ -53,7 +54,7 @@ def linear_gaussian_vae(experiment, monkeypatch, key):
   config.model.latent_dim = 2
   config.model.likelihood = "continuous_gaussian"
   config.eval.iwae_chunk_size = 500
-  info = DataInfo((2, 2, 1), 17)
+  info = image_spec((2, 2, 1), 17, num_classes=10)
   task = make_task(config, info)
   state = task.init(key, random_batch(key, 1, info))
   latent, dims, levels, scale = 2, 4, 17, 1.5

@@ -1,0 +1,177 @@
+"""A split held in host memory, and its batches for training and evaluation.
+
+A `Split` is a dict of arrays sharing their first axis, one per key of its `DataSpec`.
+`train_batch` and `eval_batches` cut it with plain numpy indexing. A training batch is a pure
+function of (seed, step) and of the *global* batch size only, so a resumed run sees the same
+batches, and any number of processes together see the very batches one process would.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from genzoo.data.spec import DataSpec
+from genzoo.errors import UserError
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+
+# Independent numpy random streams, all keyed by the user's seed.
+PERMUTATION_STREAM = 0
+DYNAMIC_STREAM = 1
+STATIC_STREAM = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadOptions:
+  """How to read a dataset (`config.data` minus its name and batch sizes); the image options
+  (bits, binarisation, size, padding) apply to image datasets only."""
+
+  data_dir: str | None = None
+  n_bits: int | None = None
+  binarize: str = "none"
+  image_size: int | None = None
+  pad: int = 0
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Split:
+  """One split of a dataset, held in host memory.
+
+  Attributes:
+    arrays: one array [N, *feature.shape] of the feature's dtype per key of `spec`.
+    spec: what the arrays hold; `spec.target` is the variable the model learns.
+    name: the dataset's name in the registry.
+    bernoulli_levels: None, except for image data loaded with `binarize="dynamic"`: then the
+      target keeps its `bernoulli_levels` grey levels and every training batch draws fresh binary
+      pixels ~ Bernoulli(image / (bernoulli_levels - 1)) (the spec says 2 levels).
+  """
+
+  arrays: Mapping[str, np.ndarray]
+  spec: DataSpec
+  name: str
+  bernoulli_levels: int | None = None
+
+  def __post_init__(self):
+    if set(self.arrays) != set(self.spec.features):
+      raise ValueError(f"arrays hold keys {sorted(self.arrays)}, the spec {sorted(self.spec.features)}")
+    num = len(self.arrays[self.spec.target])
+    for key, feature in self.spec.features.items():
+      array = self.arrays[key]
+      expected = (num,) + feature.shape
+      if array.shape != expected or array.dtype != np.dtype(feature.dtype):
+        raise ValueError(f"{key} must be {feature.dtype} {list(expected)}, got {array.dtype} {array.shape}")
+
+  def __getitem__(self, key: str) -> np.ndarray:
+    return self.arrays[key]
+
+  @property
+  def num_examples(self) -> int:
+    return len(self.arrays[self.spec.target])
+
+
+def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
+                binarize: str = "none", process_index: int = 0,
+                process_count: int = 1) -> dict[str, np.ndarray]:
+  """This process's share of the global training batch number `step`.
+
+  Epoch `step // steps_per_epoch` (with `steps_per_epoch = N // global_batch_size`, the remainder
+  dropped) visits a permutation of all N examples drawn from (seed, epoch); the global batch is
+  its slice number `step % steps_per_epoch`, and process `p` gets rows `[p*B, (p+1)*B)` of it, with
+  `B = global_batch_size // process_count`. Dynamic binarisation draws the whole global batch's
+  pixels from (seed, step) before slicing, so the result never depends on the process layout.
+
+  Args:
+    data: the training split.
+    step: the training step (>= 0).
+    global_batch_size: examples per step over all processes.
+    seed: seeds the data order and the dynamic binarisation.
+    binarize: how `data` was loaded: "dynamic" if and only if with `binarize="dynamic"`
+      ("none" and "static" yield the stored values).
+    process_index: this process's index.
+    process_count: number of processes.
+
+  Returns:
+    One array [B, *shape] per key of the split's spec.
+  """
+  check_choice("binarize", binarize, BINARIZE_MODES)
+  if (binarize == "dynamic") != (data.bernoulli_levels is not None):
+    raise ValueError(
+        f"train_batch(binarize={binarize!r}) does not match the data: load the split with the "
+        "same binarize value (only data loaded with binarize='dynamic' is binarised per batch)")
+  if step < 0:
+    raise ValueError(f"step must be >= 0, got {step}")
+  local = local_batch_size(global_batch_size, process_index, process_count)
+  if global_batch_size > data.num_examples:
+    raise UserError(
+        f"global batch size {global_batch_size} exceeds the {data.num_examples} examples of "
+        f"{data.name}")
+  steps_per_epoch = data.num_examples // global_batch_size
+  epoch, position = divmod(step, steps_per_epoch)
+  order = _permutation(seed, epoch, data.num_examples)
+  rows = slice(process_index * local, (process_index + 1) * local)
+  indices = order[position * global_batch_size:][rows]
+  batch = {key: array[indices] for key, array in data.arrays.items()}
+  if data.bernoulli_levels is not None:
+    target = data.spec.target
+    rng = np.random.default_rng([seed, DYNAMIC_STREAM, step])
+    uniform = rng.random((global_batch_size,) + data.spec.x.shape, dtype=np.float32)[rows]
+    batch[target] = bernoulli(batch[target], data.bernoulli_levels, uniform)
+  return batch
+
+
+def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,
+                 process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
+  """The whole split in order, as this process's shares of padded global batches.
+
+  The last global batch is filled up with copies of example 0 whose `mask` is 0, so summing
+  per-example values times `mask` over all batches and processes covers exactly the N examples.
+
+  Yields:
+    One array [B, *shape] per key of the split's spec, and "mask": float32 [B], with
+    `B = global_batch_size // process_count`.
+  """
+  if data.bernoulli_levels is not None:
+    raise UserError(
+        "eval_batches needs fixed pixels, but this data is binarised anew for every training "
+        "batch; load the split to evaluate with binarize='static'")
+  local = local_batch_size(global_batch_size, process_index, process_count)
+  first = process_index * local
+  for start in range(0, data.num_examples, global_batch_size):
+    positions = np.arange(start + first, start + first + local)
+    valid = positions < data.num_examples
+    indices = np.where(valid, positions, 0)
+    yield {**{key: array[indices] for key, array in data.arrays.items()}, "mask": valid.astype(np.float32)}
+
+
+def check_choice(what: str, value: str, accepted: tuple[str, ...]) -> None:
+  if value not in accepted:
+    raise UserError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+
+
+def local_batch_size(global_batch_size: int, process_index: int, process_count: int) -> int:
+  if global_batch_size < 1:
+    raise UserError(f"global batch size must be >= 1, got {global_batch_size}")
+  if process_count < 1 or not 0 <= process_index < process_count:
+    raise UserError(
+        f"process_index must be in [0, process_count), got {process_index} of {process_count}")
+  if global_batch_size % process_count:
+    raise UserError(
+        f"global batch size {global_batch_size} is not divisible by the process count "
+        f"{process_count}")
+  return global_batch_size // process_count
+
+
+@functools.lru_cache(maxsize=2)
+def _permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
+  """The data order of one epoch (cached: every step of an epoch needs it)."""
+  order = np.random.default_rng([seed, PERMUTATION_STREAM, epoch]).permutation(num_examples)
+  order.flags.writeable = False
+  return order
+
+
+def bernoulli(images: np.ndarray, levels: int, uniform: np.ndarray) -> np.ndarray:
+  """Binary pixels: 1 where `uniform < images / (levels - 1)`."""
+  return (uniform * (levels - 1) < images).astype(np.uint8)
