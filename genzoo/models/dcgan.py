@@ -10,12 +10,14 @@ which gradient penalties and R1 (per-example input gradients) assume they are no
 """
 
 import functools
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from genzoo.errors import UserError
+from genzoo.models.players import StandingBatchStats
 from genzoo.nets.conv import fold_batch
 from genzoo.nets.matmul_conv import StridedConv4x4, TransposedConv4x4
 
@@ -58,8 +60,13 @@ class DCGANGenerator(nn.Module):
   width: int = 64
   bn_momentum: float = 0.9
 
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ()
+  EMA_POLICY: ClassVar = StandingBatchStats()
+
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels  # unconditional
     stages, side = resolution_plan(self.image_shape)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum)
     z, batch_shape = fold_batch(z, 1)
@@ -82,8 +89,11 @@ class DCGANDiscriminator(nn.Module):
   width: int = 64
   norm: str = "none"
 
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)  # spectral norm's power iterations
+
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels  # unconditional
     layer = functools.partial(normalized, self.norm, train)
     stages, _ = resolution_plan(x.shape[-3:])
     x, batch_shape = fold_batch(x, 3)

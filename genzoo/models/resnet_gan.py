@@ -15,12 +15,14 @@ norm and can be spectrally normalised like the DCGAN one.
 """
 
 import functools
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from genzoo.models.dcgan import normalized, resolution_plan
+from genzoo.models.players import StandingBatchStats
 from genzoo.nets.conv import fold_batch
 from genzoo.nets.matmul_conv import Conv3x3
 
@@ -83,8 +85,13 @@ class ResNetGenerator(nn.Module):
   width: int = 256
   bn_momentum: float = 0.9
 
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ()
+  EMA_POLICY: ClassVar = StandingBatchStats()
+
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels  # unconditional
     stages, side = resolution_plan(self.image_shape)
     z, batch_shape = fold_batch(z, 1)
     x = nn.Dense(side * side * self.width)(z).reshape(-1, side, side, self.width)
@@ -101,8 +108,11 @@ class ResNetDiscriminator(nn.Module):
   width: int = 128
   norm: str = "none"
 
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)  # spectral norm's power iterations
+
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels  # unconditional
     resolution_plan(x.shape[-3:])  # the same square-image check as the generator's
     x, batch_shape = fold_batch(x, 3)
     downsamplings = discriminator_downsamplings(x.shape[1])

@@ -22,7 +22,7 @@ def restore_session(workdir: str, step: int | None, config_overrides: dict | Non
   """The config, session and restored state of a run in `workdir`: the checkpoint of `step`, or
   the newest intact one if `step` is None (skipping damaged ones with a warning).
   `config_overrides` maps dotted keys of the stored config to new values (e.g. eval settings)."""
-  config = with_overrides(run_config.read_workdir_config(workdir), config_overrides or {})
+  config = with_overrides(run_config.read_workdir_config(workdir, tasks.backfilled_keys), config_overrides or {})
   check_runner_settings(config)
   tasks.check_config(config)
   session = Session.create(config)

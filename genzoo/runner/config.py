@@ -43,6 +43,20 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
   return flat
 
 
+def backfill(stored: dict, defaults: dict) -> dict:
+  """`stored` with every dotted key of `defaults` that it lacks set to its default: the family's
+  `BACKFILLED_KEYS`, added to its configs after older runs were stored, with the value those
+  runs were trained with. A run stored before a key existed resumes and evaluates as it was."""
+  filled = json.loads(json.dumps(stored))
+  for dotted, value in defaults.items():
+    *sections, name = dotted.split(".")
+    node = filled
+    for section in sections:
+      node = node.setdefault(section, {})
+    node.setdefault(name, value)
+  return filled
+
+
 def trajectory_differences(stored: dict, current: dict, resumable_keys: tuple[str, ...] = ()) -> list[str]:
   """Keys (with both values) whose change would make a resumed run a different experiment; the
   runner's `RESUMABLE_CHANGES` and the family's `resumable_keys` may change."""
@@ -65,7 +79,8 @@ def read_json(path: str, what: str):
                     "Restore it from a copy of the run") from error
 
 
-def read_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+def read_workdir_config(workdir: str, backfilled_keys=None) -> ml_collections.ConfigDict:
+  """The run's stored config; `backfilled_keys(stored)` gives the family's keys to fill in."""
   if not os.path.isdir(workdir):
     raise MissingFileError(f"workdir {workdir} does not exist; pass the --workdir of a `genzoo train` run")
   path = os.path.join(workdir, CONFIG_FILE)
@@ -74,4 +89,5 @@ def read_workdir_config(workdir: str) -> ml_collections.ConfigDict:
         f"{workdir} holds no genzoo run ({CONFIG_FILE} is missing); pass the --workdir of a "
         "`genzoo train` run"
     )
-  return from_plain_dict(read_json(path, "the run's experiment config"))
+  stored = read_json(path, "the run's experiment config")
+  return from_plain_dict(backfill(stored, backfilled_keys(stored) if backfilled_keys else {}))

@@ -27,9 +27,9 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: 
   """Refuses a workdir holding a different experiment unless `overwrite`, which moves it aside."""
   stored_path = os.path.join(workdir, run_config.CONFIG_FILE)
   if os.path.exists(stored_path):
-    stored = run_config.read_json(stored_path, "the run's experiment config")
-    differences = run_config.trajectory_differences(
-        stored, run_config.to_plain_dict(config), tasks.task_class(config).RESUMABLE_KEYS)
+    family = tasks.task_class(config)
+    stored = run_config.backfill(run_config.read_json(stored_path, "the run's experiment config"), family.BACKFILLED_KEYS)
+    differences = run_config.trajectory_differences(stored, run_config.to_plain_dict(config), family.RESUMABLE_KEYS)
     if differences and not overwrite:
       raise WorkdirConflictError(
           f"workdir {workdir} holds a run of a different config ({'; '.join(differences)}); use "

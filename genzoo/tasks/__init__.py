@@ -19,6 +19,13 @@ def task_class(config: ml_collections.ConfigDict) -> type:
   return TASKS[config.task]
 
 
+def backfilled_keys(stored: dict) -> dict:
+  """The family's keys that a stored config may predate, with the values such runs used ({} for
+  an unknown family, which `check_config` then reports)."""
+  family = TASKS.get(stored.get("task"))
+  return family.BACKFILLED_KEYS if family else {}
+
+
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Checks `config.task` and the family's own keys, before any data is loaded."""
   task_class(config).check_config(config)
@@ -29,4 +36,4 @@ def make_task(config: ml_collections.ConfigDict, spec: DataSpec) -> Task:
   return task_class(config)(config, spec)
 
 
-__all__ = ["Task", "TASKS", "check_config", "make_task", "task_class"]
+__all__ = ["backfilled_keys", "Task", "TASKS", "check_config", "make_task", "task_class"]

@@ -18,7 +18,9 @@ it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a
 `genzoo.errors.UserError`; the runner calls it before loading any data. `PROGRESS_METRICS` names
 the train metrics shown on the progress line, `RESUMABLE_KEYS` the family's config keys (or
-prefixes) that may change when a run is resumed without changing its trajectory.
+prefixes) that may change when a run is resumed without changing its trajectory, and
+`BACKFILLED_KEYS` the keys added to its configs after runs were stored, each with the value such
+a run was trained with (filled in when a stored config lacks it).
 A train_step whose loss or gradients are not finite must return the incoming parameters and
 optimiser state unchanged (see `tasks.common.commit_if_finite`) and report `nonfinite = 1`.
 """
@@ -36,6 +38,7 @@ class Task(Protocol):
 
   PROGRESS_METRICS: tuple[str, ...]
   RESUMABLE_KEYS: tuple[str, ...]
+  BACKFILLED_KEYS: dict[str, Any]
 
   @staticmethod
   def check_config(config) -> None: ...

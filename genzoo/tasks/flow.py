@@ -124,6 +124,7 @@ class FlowTask:
 
   PROGRESS_METRICS = ("loss",)  # bits/dim (discrete data) or nats/dim (continuous) of the batch
   RESUMABLE_KEYS = ("model.remat",)  # memory versus recomputation: the same parameters and updates
+  BACKFILLED_KEYS = {}
 
   def __post_init__(self):
     self.check_config(self.config)

@@ -6,9 +6,18 @@ batch (so `data.batch_size` = d_steps x the per-update batch) with fresh fakes, 
 generator update on a batch of the chunk size. An exponential moving average of the generator
 weights (`loss.ema_decay`) is kept; sampling and evaluation use it.
 
+The players follow the interface of `genzoo.models.players`: `generator(z, labels, *, train)` and
+`discriminator(x, labels, *, train)` with their declared state collections and random streams,
+and the generator's EMA policy (e.g. standing batch-norm statistics). Real images are shown to the
+discriminator with their labels, fakes with labels drawn uniformly from the data's classes (None
+for unlabelled data). Every image the discriminator sees in training, real or fake, in its loss,
+the generator's loss and the regularisers, first passes through the augmentation `loss.augment`
+(a key of AUGMENTATIONS).
+
 Config keys read here: `model` (name: "dcgan" or "resnet", latent_dim, latent_std, g_width, d_width,
-d_norm), `loss` (name, d_steps, gp_weight, r1_weight, ema_decay), `optim` (generator) and `d_optim`
-(discriminator), see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
+d_norm), `loss` (name, d_steps, gp_weight, gp_interval, r1_weight, r1_interval, ema_decay,
+augment), `optim` (generator) and `d_optim` (discriminator), see `tasks.common.make_optimizer`;
+`data.batch_size`, `train.steps`.
 
 Objectives, on discriminator logits (or critic values) for real r and fake f:
   minimax         D: softplus(-r) + softplus(f)  G: -softplus(f)   (Goodfellow et al. 2014, eq. 1)
@@ -17,7 +26,8 @@ Objectives, on discriminator logits (or critic values) for real r and fake f:
   wasserstein     D: f - r                       G: -f             (Arjovsky et al. 2017)
 Regularisers of the discriminator: the gradient penalty gp_weight * E[(|grad D(x_hat)| - 1)^2] at
 random interpolates x_hat of real and fake images (Gulrajani et al. 2017, eq. 3), and R1,
-r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9).
+r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9); each at every
+`*_interval`-th step only, scaled by the interval (lazy regularisation).
 """
 
 import dataclasses
@@ -33,6 +43,7 @@ import optax
 from genzoo import checks
 from genzoo.config import base_config
 from genzoo.errors import UserError
+from genzoo.models import players
 from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.tasks import common
@@ -43,7 +54,11 @@ MODELS = {  # model.name -> (generator, discriminator) classes
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
-STANDING_STATS_BATCH = 256  # latents whose batch statistics the EMA generator's batch norm uses
+# Augmentations of everything the discriminator sees: loss.augment -> (images [N, H, W, C] in
+# [-1, 1], rng) -> images of the same shape, differentiable. Register new ones here.
+AUGMENTATIONS = {"none": lambda images, rng: images}
+# Random streams of a step, folded into its key (independent of the splits the step makes).
+_LABEL_STREAM, _AUGMENT_STREAM, _PLAYER_STREAM = 1001, 1002, 1003
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +134,9 @@ class Regularizer:
 def regularizers(loss: ml_collections.ConfigDict) -> tuple[Regularizer, ...]:
   """The discriminator regularisers a config asks for (those with a non-zero weight)."""
   available = (
-      Regularizer("gp", loss.gp_weight, gradient_penalty),
-      Regularizer("r1", 0.5 * loss.r1_weight, lambda critic, real, fake, rng: r1_penalty(critic, real)),
+      Regularizer("gp", loss.gp_weight, gradient_penalty, loss.gp_interval),
+      Regularizer("r1", 0.5 * loss.r1_weight, lambda critic, real, fake, rng: r1_penalty(critic, real),
+                  loss.r1_interval),
   )
   return tuple(regularizer for regularizer in available if regularizer.weight)
 
@@ -137,6 +153,8 @@ class GANTask:
 
   PROGRESS_METRICS = ("d_loss", "g_loss")
   RESUMABLE_KEYS = ()
+  # Keys added after runs were stored, with the value a stored run without them was trained with.
+  BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none"}
 
   def __post_init__(self):
     self.check_config(self.config)
@@ -161,6 +179,9 @@ class GANTask:
         "loss.d_steps": checks.at_least(1),
         "loss.gp_weight": checks.NON_NEGATIVE,
         "loss.r1_weight": checks.NON_NEGATIVE,
+        "loss.gp_interval": checks.at_least(1),
+        "loss.r1_interval": checks.at_least(1),
+        "loss.augment": checks.one_of(AUGMENTATIONS),
         "loss.ema_decay": checks.fraction(upper_inclusive=True),
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
@@ -190,13 +211,19 @@ class GANTask:
     return {"generator": common.make_optimizer(self.config.optim, steps),
             "discriminator": common.make_optimizer(self.config.d_optim, steps)}
 
+  @functools.cached_property
+  def augment(self):
+    return AUGMENTATIONS[self.config.loss.augment]
+
   # -- the task contract -------------------------------------------------------------------------
 
   def init(self, rng: jax.Array, example_batch: Batch) -> State:
     g_rng, d_rng = jax.random.split(rng)
     z = jnp.zeros((2, self.config.model.latent_dim))
-    g_vars = self.generator.init(g_rng, z, train=False)
-    d_vars = self.discriminator.init(d_rng, self.to_signed(example_batch[self.data.target][:1]), train=False)
+    labels = self.fake_labels(g_rng, 2)
+    g_vars = self.generator.init({"params": g_rng, **players.rngs(self.generator, g_rng)}, z, labels, train=False)
+    d_vars = self.discriminator.init(
+        d_rng, self.to_signed(example_batch[self.data.target][:1]), self.real_labels(example_batch, 1), train=False)
     params = {"generator": g_vars.pop("params"), "discriminator": d_vars.pop("params")}
     return {
         "params": params,
@@ -209,10 +236,13 @@ class GANTask:
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     d_steps = self.config.loss.d_steps
     real_chunks = self.to_signed(batch[self.data.target]).reshape((d_steps, -1) + self.data.x.shape)
+    label_chunks = self.real_labels(batch, batch[self.data.target].shape[0])
+    if label_chunks is not None:
+      label_chunks = label_chunks.reshape((d_steps, -1))
     d_rng, g_rng = jax.random.split(rng)
 
     updated, d_metrics = jax.lax.scan(lambda carry, inputs: self.discriminator_update(carry, *inputs),
-                                      state, (real_chunks, jax.random.split(d_rng, d_steps)))
+                                      state, (real_chunks, label_chunks, jax.random.split(d_rng, d_steps)))
     updated, g_metrics = self.generator_update(updated, real_chunks.shape[1], g_rng)
     finite = common.all_finite(d_metrics["d_loss"], d_metrics["d_grad_norm"], g_metrics["g_loss"],
                                g_metrics["g_grad_norm"], updated["params"])
@@ -222,8 +252,9 @@ class GANTask:
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
     """Discriminator outputs on test images and on as many EMA-generator samples (masked sums)."""
     mask = batch["mask"]
-    real = self.discriminate(state, self.to_signed(batch[self.data.target]))
-    fake = self.discriminate(state, self.generate_ema(state, rng, mask.shape[0], 1.0))
+    real = self.discriminate(state, self.to_signed(batch[self.data.target]), self.real_labels(batch, mask.shape[0]))
+    fake_labels = self.fake_labels(rng, mask.shape[0])
+    fake = self.discriminate(state, self.generate_ema(state, rng, mask.shape[0], 1.0, fake_labels), fake_labels)
     d_loss = self.objective.discriminator(real, fake)
     return {"count": jnp.sum(mask), "d_real": jnp.sum(real * mask), "d_fake": jnp.sum(fake * mask),
             "d_loss": jnp.sum(d_loss * mask)}
@@ -235,22 +266,30 @@ class GANTask:
 
   def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
     """EMA-generator images at latents N(0, temperature^2 I), in the data's levels."""
-    return self.to_levels(self.generate_ema(state, rng, num, temperature))
+    return self.to_levels(self.generate_ema(state, rng, num, temperature, self.fake_labels(rng, num)))
 
   # -- the two players --------------------------------------------------------------------------
 
-  def discriminator_update(self, state: State, real: jax.Array, rng: jax.Array) -> tuple[State, dict]:
+  def discriminator_update(self, state: State, real: jax.Array, real_labels: jax.Array | None,
+                           rng: jax.Array) -> tuple[State, dict]:
     z_rng, penalty_rng = jax.random.split(rng)
-    fake, _ = self.generate(state["params"]["generator"], state, z_rng, real.shape[0], train=True)
+    fake_labels = self.fake_labels(z_rng, real.shape[0])
+    fake, _ = self.generate(state["params"]["generator"], state, z_rng, real.shape[0], fake_labels, train=True)
     fake = jax.lax.stop_gradient(fake)
+    real_rng, fake_rng = jax.random.split(jax.random.fold_in(rng, _AUGMENT_STREAM))
+    real, fake = self.augment(real, real_rng), self.augment(fake, fake_rng)
+    labels = None if real_labels is None else jnp.concatenate([real_labels, fake_labels])
 
     def loss_fn(d_params):
       logits, d_state = self.discriminator.apply(
-          {"params": d_params, **state["model_state"]["discriminator"]},
-          jnp.concatenate([real, fake]), train=True, mutable=list(state["model_state"]["discriminator"]))
+          {"params": d_params, **state["model_state"]["discriminator"]}, jnp.concatenate([real, fake]), labels,
+          train=True, mutable=list(self.discriminator.STATE_COLLECTIONS))
       real_logits, fake_logits = jnp.split(logits, 2)
       loss = jnp.mean(self.objective.discriminator(real_logits, fake_logits))
-      critic = functools.partial(self.discriminate, {**state, "params": {**state["params"], "discriminator": d_params}})
+      # The regularisers' critic sees one set of labels: the reals' for R1, and for penalties at
+      # mixtures of reals and fakes those of the reals as well.
+      critic = functools.partial(self.discriminate, {**state, "params": {**state["params"], "discriminator": d_params}},
+                                 labels=real_labels)
       penalties = {regularizer.name: regularizer(critic, real, fake, penalty_rng, state["step"])
                    for regularizer in self.regularizers}
       total = functools.reduce(jnp.add, penalties.values(), loss)
@@ -263,9 +302,13 @@ class GANTask:
     return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
 
   def generator_update(self, state: State, batch_size: int, rng: jax.Array) -> tuple[State, dict]:
+    labels = self.fake_labels(rng, batch_size)
+    augment_rng = jax.random.fold_in(rng, _AUGMENT_STREAM)
+
     def loss_fn(g_params):
-      fake, g_state = self.generate(g_params, state, rng, batch_size, train=True)
-      return jnp.mean(self.objective.generator(self.discriminate(state, fake))), g_state
+      fake, g_state = self.generate(g_params, state, rng, batch_size, labels, train=True)
+      logits = self.discriminate(state, self.augment(fake, augment_rng), labels)
+      return jnp.mean(self.objective.generator(logits)), g_state
 
     (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
     state = self.apply_update(state, "generator", grads)
@@ -282,22 +325,34 @@ class GANTask:
     return {**state, "params": {**state["params"], player: params},
             "opt_state": {**state["opt_state"], player: opt_state}}
 
-  def generate(self, g_params, state: State, rng: jax.Array, num: int, train: bool, temperature: float = 1.0):
-    """(images in [-1, 1], updated generator batch statistics) from the given weights."""
+  def generate(self, g_params, state: State, rng: jax.Array, num: int, labels: jax.Array | None, train: bool,
+               temperature: float = 1.0):
+    """(images in [-1, 1], updated generator state collections) from the given weights."""
     z = self.latents(rng, num, temperature)
-    return self.generator.apply({"params": g_params, **state["model_state"]["generator"]}, z,
-                                train=train, mutable=["batch_stats"])
+    return self.generator.apply({"params": g_params, **state["model_state"]["generator"]}, z, labels,
+                                train=train, mutable=list(self.generator.STATE_COLLECTIONS),
+                                rngs=players.rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
-  def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float) -> jax.Array:
-    """EMA-generator images in [-1, 1]. A generator with batch norm uses 'standing' statistics:
-    those of the EMA weights on a batch of STANDING_STATS_BATCH latents (the online generator's
-    running averages belong to other weights); one without uses its EMA weights as they are."""
+  def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float,
+                   labels: jax.Array | None) -> jax.Array:
+    """EMA-generator images in [-1, 1], with the variables the generator's EMA policy makes of
+    the averaged weights (e.g. standing batch-norm statistics)."""
     stats_rng, z_rng = jax.random.split(rng)
-    variables = {"params": state["ema_generator"], **state["model_state"]["generator"]}
-    if "batch_stats" in variables:
-      variables.update(self.generator.clone(bn_momentum=0.0).apply(
-          variables, self.latents(stats_rng, STANDING_STATS_BATCH, 1.0), train=True, mutable=["batch_stats"])[1])
-    return self.generator.apply(variables, self.latents(z_rng, num, temperature), train=False)
+    variables = self.generator.EMA_POLICY.sampling_variables(
+        self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
+        lambda num_latents: self.latents(stats_rng, num_latents, 1.0))
+    return self.generator.apply(variables, self.latents(z_rng, num, temperature), labels, train=False,
+                                rngs=players.rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+
+  def real_labels(self, batch: Batch, num: int) -> jax.Array | None:
+    """The batch's labels [num], or None for unlabelled data."""
+    return None if self.data.num_classes is None else batch["label"][:num]
+
+  def fake_labels(self, rng: jax.Array, num: int) -> jax.Array | None:
+    """Labels for `num` fakes, uniform over the data's classes; None for unlabelled data."""
+    if self.data.num_classes is None:
+      return None
+    return jax.random.randint(jax.random.fold_in(rng, _LABEL_STREAM), (num,), 0, self.data.num_classes)
 
   def latents(self, rng: jax.Array, num: int, temperature: float) -> jax.Array:
     """z ~ N(0, (latent_std * temperature)^2 I). latent_std = 0 turns the noise off: a generator
@@ -305,10 +360,11 @@ class GANTask:
     std = self.config.model.latent_std * temperature
     return std * jax.random.normal(rng, (num, self.config.model.latent_dim))
 
-  def discriminate(self, state: State, images: jax.Array) -> jax.Array:
-    """Discriminator logits with its current power-iteration state, not updating it."""
+  def discriminate(self, state: State, images: jax.Array, labels: jax.Array | None) -> jax.Array:
+    """Discriminator logits with its current state collections, not updating them."""
     return self.discriminator.apply(
-        {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, train=False)
+        {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, labels,
+        train=False)
 
   # -- pixels ------------------------------------------------------------------------------------
 
@@ -344,7 +400,8 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
   config.model = ml_collections.ConfigDict(
       dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm))
   config.loss = ml_collections.ConfigDict(
-      dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, r1_weight=0.0, ema_decay=0.999))
+      dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, gp_interval=1, r1_weight=0.0, r1_interval=1,
+           ema_decay=0.999, augment="none"))
   config.optim.learning_rate = learning_rate
   config.optim.b1, config.optim.b2 = betas
   config.d_optim = ml_collections.ConfigDict(config.optim.to_dict())

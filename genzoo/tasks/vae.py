@@ -33,6 +33,7 @@ class VAETask:
 
   PROGRESS_METRICS = ("loss", "elbo_bpd")
   RESUMABLE_KEYS = ()
+  BACKFILLED_KEYS = {}
 
   def __post_init__(self):
     self.check_config(self.config)

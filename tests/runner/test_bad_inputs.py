@@ -3,7 +3,7 @@
 Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
-config), `{smoke_file}`, `{glow}`, `{toy2d}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
+config), `{smoke_file}`, `{glow}`, `{toy2d}`, `{sngan}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
 run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
 filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
@@ -88,6 +88,10 @@ TRAIN_CASES = [
          r"the vae family models image data, but this dataset's 'vector' is vector data of shape \(2,\)"),
     Case("an image flow on vector data", train("--config.data.name=two_moons", config="{glow}"),
          r"the 'glow' flow model models image data, but this dataset's 'vector' is vector data"),
+    Case("unknown augmentation", train("--config.loss.augment=rotate", config="{sngan}"),
+         r"loss.augment='rotate' is not accepted: it must be one of 'none'"),
+    Case("zero regulariser interval", train("--config.loss.r1_interval=0", config="{sngan}"),
+         r"loss.r1_interval=0 is not accepted: it must be a whole number >= 1"),
     Case("image options on vector data", train("--config.data.n_bits=5", config="{toy2d}"),
          r"two_moons is a dataset of 2-D vectors; the image options data.n_bits=5 do not apply"),
     Case("workdir inside a file", ("train", "--config={smoke}", "--config.data.data_dir={data}", "--workdir={tmp}/afile/run"),
@@ -155,6 +159,7 @@ def places(tmp_path_factory, vae_smoke_run):
   smoke_file = os.path.join(EXPERIMENTS, "vae.py")
   return {"smoke": f"{smoke_file}:smoke", "smoke_file": smoke_file, "glow": os.path.join(EXPERIMENTS, "glow.py") + ":smoke",
           "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
+          "sngan": os.path.join(EXPERIMENTS, "sngan.py") + ":smoke",
           "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}
 
 

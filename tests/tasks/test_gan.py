@@ -7,6 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from genzoo.models import players
 from genzoo.models.dcgan import DCGANDiscriminator, resolution_plan
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discriminator_downsamplings
 from genzoo.nets.matmul_conv import StridedConv4x4
@@ -41,7 +42,7 @@ def test_discriminator_updates_lower_its_loss_on_a_fixed_batch(experiment, key, 
   update = jax.jit(task.discriminator_update)
   losses = []
   for _ in range(25):
-    state, metrics = update(state, real, key)  # the same real images and fakes every time
+    state, metrics = update(state, real, None, key)  # the same real images and fakes every time
     losses.append(float(metrics["d_loss"]))
   assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.05 and losses[-1] < losses[-2]
 
@@ -171,5 +172,56 @@ def test_lazy_regularizer_applies_every_interval_with_its_weight_scaled(key):
   lazy = gan.Regularizer("r1", 0.5, lambda c, r, f, rng: gan.r1_penalty(c, r), interval=4)
   values = [float(jax.jit(lazy, static_argnums=0)(critic, real, real, key, step)) for step in range(8)]
   np.testing.assert_allclose(values, [4 * 0.5 * 64.0, 0, 0, 0] * 2, rtol=1e-5)
-  wgan_gp = ml_collections.ConfigDict(dict(gp_weight=10.0, r1_weight=0.0))
+  wgan_gp = ml_collections.ConfigDict(dict(gp_weight=10.0, gp_interval=1, r1_weight=0.0, r1_interval=16))
   assert [r.name for r in gan.regularizers(wgan_gp)] == ["gp"]  # only the regularisers a config weights
+  lazy_r1 = ml_collections.ConfigDict(dict(gp_weight=0.0, gp_interval=1, r1_weight=10.0, r1_interval=16))
+  assert [(r.name, r.weight, r.interval) for r in gan.regularizers(lazy_r1)] == [("r1", 5.0, 16)]
+
+
+def test_everything_the_discriminator_sees_passes_the_augmentation(experiment, key, monkeypatch):
+  """An augmentation that blanks every image: D's real and fake logits agree, and neither player
+  gets a gradient (the hinge loss of equal logits has none, and G's fakes are never seen)."""
+  monkeypatch.setitem(gan.AUGMENTATIONS, "blank", lambda images, rng: jnp.zeros_like(images))
+  config = experiment("sngan", "smoke")
+  config.loss.augment = "blank"
+  task = make_task(config, DIGITS)
+  state = jax.jit(task.init)(key, digit_batch(key, 16))
+  _, metrics = jax.jit(task.train_step)(state, digit_batch(key, 16), key)
+  np.testing.assert_allclose(metrics["d_real"], metrics["d_fake"], rtol=1e-6)
+  assert float(metrics["g_grad_norm"]) == 0.0 and float(metrics["d_grad_norm"]) == 0.0
+  _, plain = jax.jit(make_task(experiment("sngan", "smoke"), DIGITS).train_step)(state, digit_batch(key, 16), key)
+  assert float(plain["g_grad_norm"]) > 0.0 and float(plain["d_real"]) != float(plain["d_fake"])
+
+
+def test_players_get_the_data_labels_and_fakes_get_labels_of_its_classes(sngan, key):
+  task, _ = sngan
+  batch = dict(digit_batch(key, 8), label=np.arange(8, dtype=np.int32))
+  np.testing.assert_array_equal(task.real_labels(batch, 8), np.arange(8))
+  labels = task.fake_labels(key, 1000)
+  assert labels.shape == (1000,) and set(np.unique(labels)) == set(range(10))
+  unlabelled = make_task(task.config, image_spec((8, 8, 1), 17))
+  assert unlabelled.real_labels({"image": batch["image"]}, 8) is None and unlabelled.fake_labels(key, 4) is None
+
+
+def test_ema_policy_is_the_generators_own(sngan, key):
+  """Standing statistics for a batch-norm generator: recomputed for the averaged weights."""
+  task, state = sngan
+  assert isinstance(task.generator.EMA_POLICY, players.StandingBatchStats)
+  variables = {"params": state["ema_generator"], **state["model_state"]["generator"]}
+  standing = task.generator.EMA_POLICY.sampling_variables(
+      task.generator, variables, lambda num: jax.random.normal(key, (num, task.config.model.latent_dim)))
+  changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), standing["batch_stats"], variables["batch_stats"])
+  assert any(jax.tree.leaves(changed)) and standing["params"] is variables["params"]
+  assert players.WeightsOnly().sampling_variables(task.generator, variables, None) is variables
+
+
+def test_a_run_stored_before_the_interval_and_augment_keys_resumes(experiment):
+  """Keys added later are filled in with the values the old run was trained with."""
+  from genzoo.runner import config as run_config
+
+  current = run_config.to_plain_dict(experiment("sngan", "smoke"))
+  stored = {**current, "loss": {k: v for k, v in current["loss"].items()
+                                if k not in ("gp_interval", "r1_interval", "augment")}}
+  assert run_config.trajectory_differences(stored, current)  # without backfilling: a conflict
+  filled = run_config.backfill(stored, gan.GANTask.BACKFILLED_KEYS)
+  assert run_config.trajectory_differences(filled, current) == []

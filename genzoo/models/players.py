@@ -1,0 +1,49 @@
+"""The GAN player interface: what a generator and a discriminator declare, and the EMA policies.
+
+A generator is a Linen module called `generator(z, labels, *, train)` (latents [N, L] -> images in
+[-1, 1]); a discriminator `discriminator(x, labels, *, train)` (images -> one logit or critic value
+each). `labels` [N] int32 are the class labels of class-conditional players and None for
+unconditional ones (which ignore them). Each player declares, as class attributes,
+STATE_COLLECTIONS: the variable collections besides "params" that training updates (batch-norm
+statistics, spectral-norm power iterations): applied mutable when `train`, checkpointed. A
+generator also declares
+  RNG_STREAMS: the random streams its `apply` draws from (e.g. StyleGAN's "noise" inputs), each
+    given a fresh key per call;
+  EMA_POLICY: how the moving average of its weights becomes the variables that sample.
+A discriminator is deterministic given its inputs and variables (its input gradients define R1
+and the gradient penalty), so it declares no random streams.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsOnly:
+  """The EMA weights with the generator's own state collections, as they are."""
+
+  def sampling_variables(self, generator: nn.Module, variables: dict, latents) -> dict:
+    del generator, latents
+    return variables
+
+
+@dataclasses.dataclass(frozen=True)
+class StandingBatchStats:
+  """For generators with batch norm (momentum in the field `bn_momentum`): the running statistics
+  belong to the online weights, so recompute them for the EMA weights from one batch of `batch`
+  latents ("standing statistics", Brock et al. 2019, BigGAN, sec. 4)."""
+
+  batch: int = 256
+
+  def sampling_variables(self, generator: nn.Module, variables: dict, latents) -> dict:
+    """`latents(num)` draws the batch of latents the statistics are taken on."""
+    _, standing = generator.clone(bn_momentum=0.0).apply(
+        variables, latents(self.batch), None, train=True, mutable=["batch_stats"])
+    return {**variables, **standing}
+
+
+def rngs(module: nn.Module, rng: jax.Array) -> dict[str, jax.Array]:
+  """One independent key per random stream the player declares."""
+  return {name: jax.random.fold_in(rng, index) for index, name in enumerate(module.RNG_STREAMS)}
