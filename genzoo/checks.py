@@ -77,11 +77,13 @@ def check_variant(variant: str, experiment: str, variants) -> None:
     raise UserError(f"unknown variant {variant!r} of experiments/{experiment}.py; known: {list(variants)}")
 
 
-def check_model_keys(config: Mapping, model_class, provided: tuple[str, ...] = ()) -> None:
+def check_model_keys(config: Mapping, model_class, provided: tuple[str, ...] = (),
+                     family_keys: tuple[str, ...] = ("name",)) -> None:
   """Refuses `model.*` keys that are not fields of the dataclass `model_class` (a Linen module built
-  as `model_class(**config.model)`); `provided` are the fields the family fills in itself."""
+  as `model_class(**config.model)`); `provided` are the fields the family fills in itself, and
+  `family_keys` the `model.*` keys the family reads itself (the registry's "name")."""
   fields = {field.name for field in dataclasses.fields(model_class)} - {"parent", "name"} - set(provided)
-  unknown = sorted(set(config["model"]) - fields - {"name"})
+  unknown = sorted(set(config["model"]) - fields - set(family_keys))
   if unknown:
     raise UserError(f"model.{unknown[0]} is not a setting of the {model_class.__name__} model; its settings: "
                     f"{sorted(fields)}")

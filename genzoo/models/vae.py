@@ -1,14 +1,18 @@
 """Variational auto-encoder (Kingma & Welling 2014) with a diagonal Gaussian posterior."""
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genzoo import nets
+from genzoo import checks, nets
 from genzoo.errors import UserError
 from genzoo.models.likelihoods import to_unit_interval
+
+
+ARCHITECTURES = ("mlp", "conv")
 
 
 class VAE(nn.Module):
@@ -27,6 +31,16 @@ class VAE(nn.Module):
   channels: Sequence[int] = (32, 64)
   activation: str = "relu"
 
+  # The values its config keys (`model.<field>`) accept, checked before anything is built.
+  CONFIG_RULES: ClassVar[dict] = {
+      "model.architecture": checks.one_of(ARCHITECTURES),
+      "model.hidden": checks.POSITIVE_WIDTHS,
+      "model.channels": checks.NON_EMPTY_POSITIVE_WIDTHS,
+      "model.activation": checks.Rule(lambda name: isinstance(name, str) and callable(getattr(jax.nn, name, None)),
+                                      "the name of a jax.nn activation, e.g. 'relu', 'tanh', 'elu'"),
+      "model.latent_dim": checks.at_least(1),
+  }
+
   def setup(self):
     if self.architecture == "mlp":
       self.encoder = nets.MLPEncoder(self.hidden, 2 * self.latent_dim, self.activation)
@@ -39,7 +53,7 @@ class VAE(nn.Module):
           tuple(reversed(self.channels)), self.image_shape, self.params_per_dim
       )
     else:
-      raise UserError(f"unknown VAE architecture {self.architecture!r}; known: ['conv', 'mlp']")
+      raise UserError(f"unknown VAE architecture {self.architecture!r}; known: {list(ARCHITECTURES)}")
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and log standard deviation for images of levels {0, ..., K-1}."""

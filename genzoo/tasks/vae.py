@@ -21,7 +21,6 @@ from genzoo.tasks import common, importance
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Batch, State
 
-ARCHITECTURES = ("mlp", "conv")
 # Burda et al. 2016, sec. 5.2: a latent unit is active when Cov_x(E_q[z_u]) exceeds this.
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -43,13 +42,10 @@ class VAETask:
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses unknown names and out-of-range architecture, loss, evaluation and optimiser values."""
+    checks.check_model_keys(config, VAE, provided=("image_shape", "num_levels", "params_per_dim"),
+                            family_keys=("likelihood",))
     checks.check_config(config, {
-        "model.architecture": checks.one_of(ARCHITECTURES),
-        "model.hidden": checks.POSITIVE_WIDTHS,
-        "model.channels": checks.NON_EMPTY_POSITIVE_WIDTHS,
-        "model.activation": checks.Rule(lambda name: isinstance(name, str) and callable(getattr(jax.nn, name, None)),
-                                        "the name of a jax.nn activation, e.g. 'relu', 'tanh', 'elu'"),
-        "model.latent_dim": checks.at_least(1),
+        **VAE.CONFIG_RULES,
         "model.likelihood": checks.one_of(likelihoods.LIKELIHOODS),
         "loss.beta": checks.NON_NEGATIVE,
         "loss.kl_warmup_steps": checks.at_least(0),
@@ -64,17 +60,11 @@ class VAETask:
 
   @functools.cached_property
   def model(self) -> VAE:
-    m = self.config.model
-    return VAE(
-        image_shape=self.data.x.shape,
-        num_levels=self.data.x.levels,
-        latent_dim=m.latent_dim,
-        params_per_dim=self.likelihood.num_params,
-        architecture=m.architecture,
-        hidden=tuple(m.hidden),
-        channels=tuple(m.channels),
-        activation=m.activation,
-    )
+    """The VAE of `model.*` (its defaults and rules live with it); the likelihood is the task's."""
+    keys = {key: tuple(value) if isinstance(value, list) else value
+            for key, value in self.config.model.items() if key != "likelihood"}
+    return VAE(image_shape=self.data.x.shape, num_levels=self.data.x.levels,
+               params_per_dim=self.likelihood.num_params, **keys)
 
   @functools.cached_property
   def optimizer(self) -> optax.GradientTransformation:
