@@ -11,8 +11,8 @@ provides pure, jit-able functions over a pytree `state` (a dict holding at least
   sample(state, rng, num, temperature) -> [num, *spec.x.shape] of spec.x's dtype (and levels)
 
 and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *spec.x.shape]` and
-`log_density(state, points) -> [N]` (the model's log-density at points of the target, which the
-renderer of low-dimensional data draws). Batches hold the keys of `spec.features` (and "mask" in
+`log_density(state, points) -> [N]` (the model's log-density at points of a continuous target,
+which the renderer of low-dimensional data draws). Batches hold the keys of `spec.features` (and "mask" in
 evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
 it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a

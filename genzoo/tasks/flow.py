@@ -208,7 +208,8 @@ class FlowTask:
     return self.dequantizer.quantize(self.decode(state["params"], z))
 
   def log_density(self, state: State, points: jax.Array) -> jax.Array:
-    """The model's log-density at points y of its continuous variable [N, *event_shape]."""
+    """The model's log-density at points y of its continuous variable [N, *event_shape]: the data's
+    density for continuous data (for discrete data, that of the dequantised y in [0, 1)^D)."""
     return self.log_prob(state["params"], points)
 
   def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:

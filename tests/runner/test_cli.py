@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = os.path.join(REPO, "experiments", "vae.py") + ":smoke"
 
@@ -27,6 +29,9 @@ def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys, run_cli
   assert os.path.exists(os.path.join(workdir, "interpolation_4.png"))
 
 
+# The console script itself is exercised in the default tier by the one-line user-error test; a
+# whole run through it (about 12 s, most of it a second process importing JAX and TensorFlow) is slow.
+@pytest.mark.slow
 def test_console_script_trains_the_smoke_variant(tmp_path):
   workdir = str(tmp_path / "run")
   result = subprocess.run(

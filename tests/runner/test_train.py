@@ -97,7 +97,9 @@ def test_workdir_of_another_config_is_moved_aside_with_overwrite(vae_smoke_run, 
     [
         ("mnist", 256, {}),
         ("binarized_mnist", 2, {"model.likelihood": "bernoulli"}),
-        ("cifar10", 256, {"model.architecture": "conv", "model.channels": (8, 16)}),
+        # The convolutional VAE's task functions are in the task kit; its 32x32x3 run is slow.
+        pytest.param("cifar10", 256, {"model.architecture": "conv", "model.channels": (8, 16)},
+                     marks=pytest.mark.slow),
     ],
 )
 def test_smoke_runs_on_tfds_mock_data(smoke, tmp_path, dataset, levels, overrides):

@@ -9,8 +9,6 @@ import pytest
 from jax.scipy.stats import multivariate_normal
 
 from genzoo.models import likelihoods
-from genzoo.runner.mesh import DataParallel
-from genzoo.runner import Session
 from genzoo.data import image_spec
 from genzoo.tasks import make_task
 from genzoo.tasks.importance import largest_divisor_at_most
@@ -130,36 +128,6 @@ def test_iwae_bound_does_not_depend_on_the_chunk_size(experiment, key):
     return jnp.mean(jax.vmap(lambda r: t.iwae_bound(state["params"], x, r, 12))(draws))
 
   np.testing.assert_allclose(mean_bound(task), mean_bound(unchunked_task), rtol=2e-3)
-
-
-def test_sharded_step_equals_single_device_step(experiment, key):
-  config = experiment("vae", "smoke")
-  sessions = [Session.create(config, DIGITS, DataParallel.over(devices))
-              for devices in (jax.devices()[:1], jax.devices())]
-  assert [s.parallel.num_devices for s in sessions] == [1, 4]
-  finals = []
-  for session in sessions:
-    state = session.init_state(session.example_batch())
-    step = session.jit_train_step()
-    for i in range(3):
-      batch = session.parallel.global_batch(random_batch(jax.random.fold_in(key, i), 16))
-      state, metrics = step(state, batch, jax.random.fold_in(key, 100 + i))
-    finals.append((jax.device_get(state["params"]), jax.device_get(metrics)))
-  chex.assert_trees_all_close(finals[0][0], finals[1][0], rtol=1e-5, atol=1e-6)
-  chex.assert_trees_all_close(finals[0][1], finals[1][1], rtol=1e-5, atol=1e-5)
-
-
-def test_each_step_function_compiles_once(experiment, key):
-  session = Session.create(experiment("vae", "smoke"), DIGITS)
-  task, p = session.task, session.parallel
-  train_step = jax.jit(chex.assert_max_traces(task.train_step, n=1), donate_argnums=0)
-  eval_step = jax.jit(chex.assert_max_traces(task.eval_step, n=1))
-  state = session.init_state(session.example_batch())
-  for i in range(3):
-    batch = p.global_batch(random_batch(jax.random.fold_in(key, i), 16))
-    state, _ = train_step(state, batch, jax.random.fold_in(key, i))
-    eval_batch = dict(batch, mask=jnp.ones((16,), jnp.float32))
-    eval_step(state, eval_batch, jax.random.fold_in(key, i))
 
 
 def test_non_finite_update_leaves_state_untouched(experiment, key):

@@ -1,0 +1,73 @@
+"""Every registered task and model through the task conformance kit, on tiny configs."""
+
+import jax
+import pytest
+
+from genzoo import data, tasks
+from genzoo.models.vae import ARCHITECTURES
+from genzoo.tasks import flow, gan
+from genzoo.testing import check_task
+
+DIGITS = data.image_spec((8, 8, 1), 17, num_classes=10)
+UNLABELLED = data.image_spec((8, 8, 1), 17)
+
+# id -> (experiment, variant, config overrides, data spec)
+CASES = {
+    "vae_mlp": ("vae", "smoke", {}, DIGITS),
+    "vae_conv": ("vae", "smoke", {"model.architecture": "conv", "model.channels": (4,)}, UNLABELLED),
+    "flow_glow": ("glow", "smoke", {}, DIGITS),
+    # One scale: a fast compile; the learning rate of test_flow's RealNVP, whose steps are these.
+    "flow_realnvp": ("realnvp", "smoke", {"model.num_scales": 1, "optim.learning_rate": 5e-3}, DIGITS),
+    "flow_vector_realnvp": ("toy2d", "smoke", {}, data.vector_spec(2)),
+    "gan_dcgan_gp": ("wgan_gp", "smoke", {"loss.d_steps": 2}, UNLABELLED),
+    "gan_resnet_spectral": ("sngan", "smoke", {"model.name": "resnet"}, DIGITS),
+}
+
+
+def build(experiment, case):
+  name, variant, overrides, spec = CASES[case]
+  config = experiment(name, variant)
+  for dotted, value in overrides.items():
+    section, key = dotted.split(".")
+    config[section][key] = value
+  return tasks.make_task(config, spec)
+
+
+# The ResNet generator's convolution biases feed batch norms: no gradient in exact arithmetic, so
+# Adam moves them by up to the learning rate (2e-4) on rounding noise, differently per layout.
+SHARDED_ATOL = {"gan_resnet_spectral": 1e-3}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_task_conforms(experiment, case):
+  check_task(build(experiment, case), batch_size=8, devices=jax.devices(),
+             sharded_tolerance=(1e-4, SHARDED_ATOL.get(case, 1e-5)))
+
+
+def test_every_registered_model_is_covered(experiment):
+  built = [build(experiment, case) for case in CASES]
+  flows = {t.config.model.name for t in built if isinstance(t, flow.FlowTask)}
+  gans = {t.config.model.name for t in built if isinstance(t, gan.GANTask)}
+  vaes = {t.config.model.architecture for t in built if t.config.task == "vae"}
+  assert {t.config.task for t in built} == set(tasks.TASKS)
+  assert flows == set(flow.FLOW_MODELS) and gans == set(gan.MODELS) and vaes == set(ARCHITECTURES)
+
+
+def test_a_task_that_breaks_the_contract_fails_the_kit(experiment, monkeypatch):
+  task = build(experiment, "vae_mlp")
+  monkeypatch.setattr(type(task), "sample", lambda self, state, rng, num, temperature=1.0:
+                      jax.numpy.zeros((num, 4), jax.numpy.float32))
+  with pytest.raises(AssertionError, match=r"contract check failed for VAETask: sample\(num=3\) gave "
+                     r"float32\(3, 4\), expected uint8\(3, 8, 8, 1\)"):
+    check_task(task, batch_size=8, devices=jax.devices()[:1])
+
+
+def test_a_state_that_does_not_survive_a_checkpoint_fails_resume(experiment, monkeypatch):
+  """The kit notices when saving and loading the state changes it."""
+  from genzoo.testing import tasks as kit
+
+  real_from_bytes = kit.flax.serialization.from_bytes
+  monkeypatch.setattr(kit.flax.serialization, "from_bytes", lambda target, data: jax.tree.map(
+      lambda leaf: leaf + 1 if leaf.dtype == jax.numpy.float32 else leaf, real_from_bytes(target, data)))
+  with pytest.raises(AssertionError, match=r"resume equals uninterrupted check failed for FlowTask: state\['opt_state'\]"):
+    check_task(build(experiment, "flow_vector_realnvp"), batch_size=8, devices=jax.devices()[:1])
