@@ -13,7 +13,7 @@ smoke: a tiny flow and a handful of steps on `two_moons`, for tests.
 import ml_collections
 
 from genzoo import checks
-from genzoo.config import base_config
+from genzoo.config import base_config, smoke_schedule
 from genzoo.data import TOY_DENSITIES
 
 VARIANTS = (*TOY_DENSITIES, "smoke")
@@ -39,9 +39,5 @@ def get_config(variant: str = "two_moons"):
     config.model.num_couplings = 2
     config.model.hidden = (8,)
     config.data.batch_size = 32
-    config.optim.warmup_steps = 0
-    config.train.steps = 4
-    config.train.log_every = 2
-    config.train.checkpoint_every = 2
-    config.train.num_samples = 256
+    smoke_schedule(config, num_samples=256)
   return config

@@ -84,6 +84,16 @@ def base_config() -> ml_collections.ConfigDict:
   return config
 
 
+def smoke_schedule(config: ml_collections.ConfigDict, num_samples: int) -> None:
+  """The schedule of the `smoke` variants that tests run: 4 steps without warm-up, logged and
+  checkpointed every 2, `num_samples` samples at the end."""
+  config.optim.warmup_steps = 0
+  config.train.steps = 4
+  config.train.log_every = 2
+  config.train.checkpoint_every = 2
+  config.train.num_samples = num_samples
+
+
 def check_runner_settings(config: ml_collections.ConfigDict) -> None:
   """Checks the runner-level settings that a typo or a bad value would otherwise break late."""
   checks.check_config(config, RUNNER_RULES)

@@ -2,8 +2,15 @@
 
 import distrax
 import flax.linen as nn
+import jax
 
 from genzoo.bijectors import FunctionBijector
+
+
+def rngs(module: nn.Module, rng: jax.Array) -> dict[str, jax.Array]:
+  """One independent key per random stream a model declares in `RNG_STREAMS` (dropout, noise),
+  for its `apply(..., rngs=...)`."""
+  return {name: jax.random.fold_in(rng, index) for index, name in enumerate(module.RNG_STREAMS)}
 
 
 def flow_bijector(model: nn.Module, variables) -> distrax.Bijector:

@@ -82,12 +82,14 @@ class Glow(nn.Module):
   remat: bool = True
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
                                   "model.hidden": checks.at_least(1)}
 
   @nn.compact
-  def __call__(self, inputs: jax.Array, inverse: bool = False):
+  def __call__(self, inputs: jax.Array, inverse: bool = False, *, train: bool = False):
+    del train  # no dropout or batch statistics: training and evaluation compute the same map
     flow = bijectors.MultiScale(self.event_shape, self._levels(inverse))
     if inverse:
       return flow.inverse_and_log_det(inputs)

@@ -17,7 +17,6 @@ and the gradient penalty), so it declares no random streams.
 import dataclasses
 
 import flax.linen as nn
-import jax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +43,3 @@ class StandingBatchStats:
     return {**variables, **standing}
 
 
-def rngs(module: nn.Module, rng: jax.Array) -> dict[str, jax.Array]:
-  """One independent key per random stream the player declares."""
-  return {name: jax.random.fold_in(rng, index) for index, name in enumerate(module.RNG_STREAMS)}

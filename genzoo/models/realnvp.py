@@ -28,6 +28,7 @@ class RealNVP(nn.Module):
   logit_alpha: float = 0.05
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {
       "model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
@@ -36,7 +37,8 @@ class RealNVP(nn.Module):
   }
 
   @nn.compact
-  def __call__(self, inputs: jax.Array, inverse: bool = False):
+  def __call__(self, inputs: jax.Array, inverse: bool = False, *, train: bool = False):
+    del train  # no dropout or batch statistics: training and evaluation compute the same map
     flow = bijectors.MultiScale(self.event_shape, self._levels())
     if inverse:
       return flow.inverse_and_log_det(inputs)

@@ -31,12 +31,14 @@ class VectorRealNVP(nn.Module):
   hidden: Sequence[int] = (64, 64)
 
   KINDS: ClassVar[tuple[str, ...]] = ("vector",)  # the data kinds it models
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_couplings": checks.at_least(1),
                                   "model.hidden": checks.NON_EMPTY_POSITIVE_WIDTHS}
 
   @nn.compact
-  def __call__(self, inputs: jax.Array, inverse: bool = False):
+  def __call__(self, inputs: jax.Array, inverse: bool = False, *, train: bool = False):
+    del train  # no dropout or batch statistics: training and evaluation compute the same map
     (dimension,) = self.event_shape
     if dimension < 2:
       raise UserError(f"vector_realnvp needs vectors of at least 2 entries (one half conditions the "

@@ -24,19 +24,25 @@ import numpy as np
 import optax
 
 from genzoo import checks
-from genzoo.config import base_config
+from genzoo.config import base_config, smoke_schedule
 from genzoo.data.spec import DataSpec, Feature
 from genzoo.errors import UserError
+from genzoo.models import rngs as model_rngs
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.models.vector_flow import VectorRealNVP
 from genzoo.tasks import common
 from genzoo.tasks.base import Batch, State
 
-# model.name -> a Linen module built as Model(event_shape=..., **the other model.* keys), mapping
-# y [..., *event_shape] to flat latents [..., D] (and back with inverse=True); its defaults, the
-# data kinds it models (KINDS) and its CONFIG_RULES live with it. Register a new flow here.
+# model.name -> a Linen module built as Model(event_shape=..., **the other model.* keys), whose
+# `apply(variables, y, inverse=False, *, train)` maps y [..., *event_shape] to flat latents [..., D]
+# (and back with inverse=True) with the log-det; its defaults, the data kinds it models (KINDS),
+# its random streams (RNG_STREAMS, drawn in training) and its CONFIG_RULES live with it. Register
+# a new flow here.
 FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP, "vector_realnvp": VectorRealNVP}
+
+
+_MODEL_STREAM = 1  # folded into a step's key for the model's own random streams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,17 +161,23 @@ class FlowTask:
   def optimizer(self) -> optax.GradientTransformation:
     return common.make_optimizer(self.config.optim, self.config.train.steps)
 
-  def log_prob(self, params, y: jax.Array) -> jax.Array:
+  def apply(self, params, inputs: jax.Array, *, inverse: bool = False, train: bool = False,
+            rng: jax.Array | None = None):
+    """The flow model in either direction; in training its random streams draw from `rng`."""
+    rngs = model_rngs(self.model, rng) if train else {}
+    return self.model.apply({"params": params}, inputs, inverse, train=train, rngs=rngs)
+
+  def log_prob(self, params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None) -> jax.Array:
     """Exact log-density of the model's continuous variable y, per example."""
     check_finite_input(y)
-    z, log_det = self.model.apply({"params": params}, y)
+    z, log_det = self.apply(params, y, train=train, rng=rng)
     return self.prior.log_prob(z) + log_det
 
-  def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array) -> jax.Array:
+  def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> jax.Array:
     """log P(x) in nats per example: exact for continuous data, the dequantisation bound for
     discrete data."""
     y, log_correction = self.dequantizer(x, rng)
-    return self.log_prob(params, y) + log_correction
+    return self.log_prob(params, y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM)) + log_correction
 
   # -- the task contract -------------------------------------------------------------------------
 
@@ -178,7 +190,8 @@ class FlowTask:
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     def loss_fn(params):
-      return jnp.mean(self.dequantizer.loss(self.log_likelihood_bound(params, batch[self.data.target], rng)))
+      log_likelihood = self.log_likelihood_bound(params, batch[self.data.target], rng, train=True)
+      return jnp.mean(self.dequantizer.loss(log_likelihood))
 
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
     new_state, grad_norm, nonfinite = common.apply_gradients(self.optimizer, state, grads, loss)
@@ -215,14 +228,14 @@ class FlowTask:
   def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
     """Decodes the straight line between the latents of (bin-centred) `start` and `end`."""
     params = state["params"]
-    z_start, z_end = (self.model.apply({"params": params}, self.dequantizer.centre(x))[0] for x in (start, end))
+    z_start, z_end = (self.apply(params, self.dequantizer.centre(x))[0] for x in (start, end))
     weights = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]
     z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
     return self.dequantizer.quantize(self.decode(params, z))
 
   def decode(self, params, z: jax.Array) -> jax.Array:
     """The model's variable y [..., *event_shape] for latents z [..., D]."""
-    y, _ = self.model.apply({"params": params}, z.reshape((-1, z.shape[-1])), inverse=True)
+    y, _ = self.apply(params, z.reshape((-1, z.shape[-1])), inverse=True)
     return y.reshape(z.shape[:-1] + self.data.x.shape)
 
 
@@ -254,11 +267,7 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
     config.data.name = "digits"
     config.data.batch_size = 16
     config.data.eval_batch_size = 40
-    config.optim.warmup_steps = 0
-    config.train.steps = 4
-    config.train.log_every = 2
-    config.train.checkpoint_every = 2
-    config.train.num_samples = 16
+    smoke_schedule(config, num_samples=16)
   return config
 
 

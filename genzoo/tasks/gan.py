@@ -43,7 +43,7 @@ import optax
 from genzoo import checks
 from genzoo.config import base_config
 from genzoo.errors import UserError
-from genzoo.models import players
+from genzoo.models import rngs as model_rngs
 from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.tasks import common
@@ -221,7 +221,7 @@ class GANTask:
     g_rng, d_rng = jax.random.split(rng)
     z = jnp.zeros((2, self.config.model.latent_dim))
     labels = self.fake_labels(g_rng, 2)
-    g_vars = self.generator.init({"params": g_rng, **players.rngs(self.generator, g_rng)}, z, labels, train=False)
+    g_vars = self.generator.init({"params": g_rng, **model_rngs(self.generator, g_rng)}, z, labels, train=False)
     d_vars = self.discriminator.init(
         d_rng, self.to_signed(example_batch[self.data.target][:1]), self.real_labels(example_batch, 1), train=False)
     params = {"generator": g_vars.pop("params"), "discriminator": d_vars.pop("params")}
@@ -331,7 +331,7 @@ class GANTask:
     z = self.latents(rng, num, temperature)
     return self.generator.apply({"params": g_params, **state["model_state"]["generator"]}, z, labels,
                                 train=train, mutable=list(self.generator.STATE_COLLECTIONS),
-                                rngs=players.rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+                                rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
   def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float,
                    labels: jax.Array | None) -> jax.Array:
@@ -342,7 +342,7 @@ class GANTask:
         self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
         lambda num_latents: self.latents(stats_rng, num_latents, 1.0))
     return self.generator.apply(variables, self.latents(z_rng, num, temperature), labels, train=False,
-                                rngs=players.rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+                                rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
   def real_labels(self, batch: Batch, num: int) -> jax.Array | None:
     """The batch's labels [num], or None for unlabelled data."""

@@ -1,6 +1,10 @@
+from typing import ClassVar
+
 import distrax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -9,6 +13,7 @@ from genzoo import runner
 from genzoo.data import image_spec, vector_spec
 from genzoo.errors import UserError
 from genzoo.tasks import make_task
+from genzoo.tasks import flow as flow_task
 from genzoo.tasks.flow import FlowTask, StandardNormal
 
 DIGITS = image_spec((8, 8, 1), 17, num_classes=10)
@@ -37,7 +42,7 @@ def flow(request, experiment):
 def test_uniform_density_scores_exactly_n_bits(experiment, key, monkeypatch):
   info = image_spec((4, 4, 1), 2**5)  # 5-bit data
   task = make_task(experiment("glow", "smoke"), info)
-  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y: jnp.zeros(y.shape[0]))  # p(y) = 1 on [0,1)^D
+  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y, **_: jnp.zeros(y.shape[0]))  # p(y) = 1 on [0,1)^D
   sums = task.eval_step({"params": None}, digit_batch(key, 8, info), key)
   assert task.summarize(jax.device_get(sums))["bpd"] == pytest.approx(5.0, abs=1e-6)
 
@@ -88,7 +93,7 @@ def test_non_finite_input_to_log_prob_is_reported(flow, key):
 
 def test_non_finite_examples_are_counted_not_averaged(flow, key, monkeypatch):
   task, state = flow
-  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y: jnp.array([0.0, jnp.nan, 0.0, 0.0]))
+  monkeypatch.setattr(FlowTask, "log_prob", lambda self, params, y, **_: jnp.array([0.0, jnp.nan, 0.0, 0.0]))
   summary = task.summarize(jax.device_get(jax.jit(task.eval_step)(state, digit_batch(key, 4), key)))
   assert summary["nonfinite_examples"] == 1 and np.isnan(summary["bpd"])
 
@@ -202,3 +207,32 @@ def test_a_flow_model_refuses_data_of_another_kind(experiment, model, spec, mess
   config = experiment("toy2d" if model == "vector_realnvp" else "glow", "smoke")
   with pytest.raises(UserError, match=message):
     make_task(config, spec)
+
+
+class NoisyShift(nn.Module):
+  """A flow that shifts its input by fresh noise in training: z = y + 0.1 * eps, eps from its
+  "dropout" stream (a stand-in for a conditioner's dropout), and z = y otherwise."""
+
+  event_shape: tuple[int]
+  KINDS: ClassVar[tuple[str, ...]] = ("vector",)
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ("dropout",)
+  CONFIG_RULES: ClassVar[dict] = {}
+
+  @nn.compact
+  def __call__(self, inputs, inverse=False, *, train=False):
+    self.param("unused", nn.initializers.zeros, ())
+    shift = 0.1 * jax.random.normal(self.make_rng("dropout"), inputs.shape) if train else 0.0
+    return (inputs - shift if inverse else inputs + shift), jnp.zeros(inputs.shape[:-1])
+
+
+def test_rng_streams_and_the_train_flag_reach_the_flow_model(experiment, key, monkeypatch):
+  monkeypatch.setitem(flow_task.FLOW_MODELS, "noisy_shift", NoisyShift)
+  config = experiment("toy2d", "smoke")
+  config.model = ml_collections.ConfigDict({"name": "noisy_shift"})
+  task = make_task(config, vector_spec(2))
+  batch = {"vector": jax.random.normal(key, (8, 2)), "mask": jnp.ones(8)}
+  state = task.init(key, batch)
+  losses = [float(task.train_step(state, batch, jax.random.key(seed))[1]["loss"]) for seed in (1, 2)]
+  assert losses[0] != losses[1]  # each step's key reaches the model's stream
+  sums = [task.eval_step(state, batch, jax.random.key(seed))["log_likelihood"] for seed in (1, 2)]
+  assert sums[0] == sums[1]  # evaluation: train=False, no noise drawn
