@@ -16,12 +16,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genzoo import checks
 from genzoo.errors import UserError
-from genzoo.models.players import StandingBatchStats
+from genzoo.models.players import GENERATOR_KEYS, GENERATOR_RULES, StandingBatchStats
 from genzoo.nets.conv import fold_batch
 from genzoo.nets.matmul_conv import StridedConv4x4, TransposedConv4x4
 
 D_NORMS = ("none", "spectral")
+DISCRIMINATOR_KEYS = {"width": "model.d_width", "norm": "model.d_norm"}
+DISCRIMINATOR_RULES = {"model.d_width": checks.at_least(1), "model.d_norm": checks.one_of(D_NORMS)}
 LEAKY_SLOPE = 0.2  # DCGAN's LeakyReLU slope
 
 
@@ -60,6 +63,8 @@ class DCGANGenerator(nn.Module):
   width: int = 64
   bn_momentum: float = 0.9
 
+  CONFIG_KEYS: ClassVar[dict[str, str]] = GENERATOR_KEYS
+  CONFIG_RULES: ClassVar[dict] = GENERATOR_RULES
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()
   EMA_POLICY: ClassVar = StandingBatchStats()
@@ -89,6 +94,8 @@ class DCGANDiscriminator(nn.Module):
   width: int = 64
   norm: str = "none"
 
+  CONFIG_KEYS: ClassVar[dict[str, str]] = DISCRIMINATOR_KEYS
+  CONFIG_RULES: ClassVar[dict] = DISCRIMINATOR_RULES
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)  # spectral norm's power iterations
 
   @nn.compact

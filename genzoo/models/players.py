@@ -4,7 +4,8 @@ A generator is a Linen module called `generator(z, labels, *, train)` (latents [
 [-1, 1]); a discriminator `discriminator(x, labels, *, train)` (images -> one logit or critic value
 each). `labels` [N] int32 are the class labels of class-conditional players and None for
 unconditional ones (which ignore them). Each player declares, as class attributes,
-STATE_COLLECTIONS: the variable collections besides "params" that training updates (batch-norm
+CONFIG_KEYS (its fields -> the `model.*` keys that set them, e.g. {"width": "model.g_width"}) with
+the CONFIG_RULES those keys must satisfy, and STATE_COLLECTIONS: the variable collections besides "params" that training updates (batch-norm
 statistics, spectral-norm power iterations): applied mutable when `train`, checkpointed. A
 generator also declares
   RNG_STREAMS: the random streams its `apply` draws from (e.g. StyleGAN's "noise" inputs), each
@@ -17,6 +18,19 @@ and the gradient penalty), so it declares no random streams.
 import dataclasses
 
 import flax.linen as nn
+
+from genzoo import checks
+
+
+def build(player_class: type, config, **provided) -> nn.Module:
+  """The player with its fields from `config` (per its CONFIG_KEYS) and from the family
+  (`provided`, e.g. the image shape)."""
+  return player_class(**provided, **{field: checks.lookup(config, key) for field, key in player_class.CONFIG_KEYS.items()})
+
+
+# The config keys of the generators and discriminators genzoo ships, with their rules.
+GENERATOR_KEYS = {"width": "model.g_width"}
+GENERATOR_RULES = {"model.g_width": checks.at_least(1)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,8 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genzoo.models.dcgan import normalized, resolution_plan
-from genzoo.models.players import StandingBatchStats
+from genzoo.models.dcgan import DISCRIMINATOR_KEYS, DISCRIMINATOR_RULES, normalized, resolution_plan
+from genzoo.models.players import GENERATOR_KEYS, GENERATOR_RULES, StandingBatchStats
 from genzoo.nets.conv import fold_batch
 from genzoo.nets.matmul_conv import Conv3x3
 
@@ -85,6 +85,8 @@ class ResNetGenerator(nn.Module):
   width: int = 256
   bn_momentum: float = 0.9
 
+  CONFIG_KEYS: ClassVar[dict[str, str]] = GENERATOR_KEYS
+  CONFIG_RULES: ClassVar[dict] = GENERATOR_RULES
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()
   EMA_POLICY: ClassVar = StandingBatchStats()
@@ -108,6 +110,8 @@ class ResNetDiscriminator(nn.Module):
   width: int = 128
   norm: str = "none"
 
+  CONFIG_KEYS: ClassVar[dict[str, str]] = DISCRIMINATOR_KEYS
+  CONFIG_RULES: ClassVar[dict] = DISCRIMINATOR_RULES
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("batch_stats",)  # spectral norm's power iterations
 
   @nn.compact

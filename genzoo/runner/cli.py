@@ -43,8 +43,8 @@ _IWAE_K = flags.DEFINE_integer("iwae-k", None, "eval: importance samples for the
 _NUM = flags.DEFINE_integer("num", 64, "sample: number of samples in the grid.")
 _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior (>= 0).")
 _OUTPUT = flags.DEFINE_string("output", None, "sample/interpolate: PNG path (default: in the workdir).")
-_NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test images, one row each.")
-_NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: images per row (>= 2).")
+_NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test examples, one row each.")
+_NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: points on each walk, one row per pair (>= 2).")
 _METRICS = flags.DEFINE_string(
     "metrics", None, "eval: sample-quality metrics to add, comma-separated out of fid,kid,modes.")
 _FEATURES_DIR = flags.DEFINE_string(

@@ -43,14 +43,17 @@ import optax
 from genzoo import checks
 from genzoo.config import base_config
 from genzoo.errors import UserError
+from genzoo.models import players
 from genzoo.models import rngs as model_rngs
-from genzoo.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
+from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.tasks import common
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Batch, State
 
-MODELS = {  # model.name -> (generator, discriminator) classes
+# model.name -> (generator, discriminator) classes following `genzoo.models.players`; each builds
+# itself from the model.* keys it declares (CONFIG_KEYS, CONFIG_RULES). Register new pairs here.
+MODELS = {
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
@@ -168,13 +171,13 @@ class GANTask:
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses unknown names and out-of-range model, loss and optimiser values."""
+    checks.check_config(config, {"model.name": checks.one_of(MODELS)})
+    generator_class, discriminator_class = MODELS[config.model.name]
     checks.check_config(config, {
-        "model.name": checks.one_of(MODELS),
+        **generator_class.CONFIG_RULES,
+        **discriminator_class.CONFIG_RULES,
         "model.latent_dim": checks.at_least(1),
         "model.latent_std": checks.NON_NEGATIVE,
-        "model.g_width": checks.at_least(1),
-        "model.d_width": checks.at_least(1),
-        "model.d_norm": checks.one_of(D_NORMS),
         "loss.name": checks.one_of(LOSSES),
         "loss.d_steps": checks.at_least(1),
         "loss.gp_weight": checks.NON_NEGATIVE,
@@ -198,12 +201,12 @@ class GANTask:
   @functools.cached_property
   def generator(self) -> nn.Module:
     generator_class, _ = MODELS[self.config.model.name]
-    return generator_class(self.data.x.shape, self.config.model.g_width)
+    return players.build(generator_class, self.config, image_shape=self.data.x.shape)
 
   @functools.cached_property
   def discriminator(self) -> nn.Module:
     _, discriminator_class = MODELS[self.config.model.name]
-    return discriminator_class(self.config.model.d_width, self.config.model.d_norm)
+    return players.build(discriminator_class, self.config)
 
   @functools.cached_property
   def optimizers(self) -> dict[str, optax.GradientTransformation]:

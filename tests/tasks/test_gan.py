@@ -223,3 +223,11 @@ def test_a_run_stored_before_the_interval_and_augment_keys_resumes(experiment):
   assert run_config.trajectory_differences(stored, current)  # without backfilling: a conflict
   filled = run_config.backfill(stored, gan.GANTask.BACKFILLED_KEYS)
   assert run_config.trajectory_differences(filled, current) == []
+
+
+def test_players_are_built_from_the_model_keys_they_declare(experiment):
+  config = experiment("sngan", "smoke")
+  config.model.update(name="resnet", g_width=12, d_width=6)
+  task = make_task(config, DIGITS)
+  assert (task.generator.width, task.discriminator.width, task.discriminator.norm) == (12, 6, "spectral")
+  assert task.generator.image_shape == DIGITS.x.shape  # provided by the family, from the data
