@@ -22,6 +22,7 @@ from genzoo.bijectors.coupling import (
 )
 from genzoo.bijectors.functional import FunctionBijector
 from genzoo.bijectors.logit import Logit
+from genzoo.bijectors.mixture_cdf import LogisticMixtureCDF, mixture_cdf_transformer
 from genzoo.bijectors.multiscale import Level, MultiScale, level_shapes
 from genzoo.bijectors.squeeze import ChannelPermutation, Squeeze, squeeze, unsqueeze
 
@@ -34,6 +35,7 @@ __all__ = [
     "LUInvertible1x1Conv",
     "Level",
     "Logit",
+    "LogisticMixtureCDF",
     "MaskPartition",
     "MultiScale",
     "SplitPartition",
@@ -45,6 +47,7 @@ __all__ = [
     "data_dependent_init",
     "level_shapes",
     "lu_init",
+    "mixture_cdf_transformer",
     "squeeze",
     "unsqueeze",
 ]

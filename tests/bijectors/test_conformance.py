@@ -80,6 +80,17 @@ def conditional_image_coupling(condition):
                             bijectors.affine_transformer("sigmoid"), condition=condition)
 
 
+def mixture_conditioner(key, in_channels, out_channels, num_components=3):
+  """x_a -> the 2 + 3K parameters of the mixture-CDF transformer, each [..., out_channels]."""
+  weights = jax.random.normal(key, (2 + 3 * num_components, in_channels, out_channels)) * 0.5
+
+  def conditioner(x):
+    neighbours = x + jnp.roll(x, 1, axis=-2) + jnp.roll(x, 1, axis=-3)
+    return tuple(jnp.tanh(neighbours @ w) for w in weights)
+
+  return conditioner
+
+
 def split_prior(key, channels):
   weights = jax.random.normal(key, (2, channels, channels)) * 0.3
   return lambda h: (h @ weights[0], jnp.tanh(h @ weights[1]))
@@ -139,9 +150,20 @@ REGISTRY = {
     "vector_coupling_flipped": lambda: (
         bijectors.Coupling(bijectors.SplitPartition(flip=True), vector_conditioner(_key(7), 2, 3),
                            bijectors.affine_transformer("tanh"), event_ndims=1), vectors(_key(1))),
+    "mixture_cdf_checkerboard_coupling": lambda: (
+        bijectors.Coupling(bijectors.MaskPartition(bijectors.checkerboard_mask(SHAPE, 0)),
+                           mixture_conditioner(_key(14), 4, 4), bijectors.mixture_cdf_transformer(3)),
+        images(_key(1))),
+    "mixture_cdf_channel_coupling": lambda: (
+        bijectors.Coupling(bijectors.SplitPartition(), mixture_conditioner(_key(15), 2, 2),
+                           bijectors.mixture_cdf_transformer(3)), images(_key(1))),
     "squeeze": lambda: (bijectors.Squeeze(), images(_key(1))),
     "channel_permutation": lambda: (bijectors.ChannelPermutation([2, 0, 3, 1]), images(_key(1))),
     "logit": lambda: (bijectors.Logit(0.05), jax.random.uniform(_key(1), (4,) + SHAPE)),
+    "logistic_mixture_cdf": lambda: (  # elementwise: a batch of scalars
+        bijectors.LogisticMixtureCDF(jnp.array([0.1, 0.2, 4.0]), jnp.array([-1.0, 0.0, 1.0]),
+                                     jnp.array([-0.5, 0.3, -2.0]), jnp.array(0.3), jnp.array(0.2)),
+        3.0 * jax.random.normal(_key(1), (6,))),
     "centre_shift": lambda: (distrax.Block(distrax.ScalarAffine(shift=-0.5), 3), images(_key(1))),
     "multiscale": lambda: (tiny_multiscale(_key(8)), images(_key(1), (8, 8, 1))),
     "function_bijector": lambda: (
@@ -182,13 +204,16 @@ def test_bijector_conforms_in_float32(name):
   check_bijector(bijector, x)
 
 
-# Events of rank 1 and 2 run the same code as rank 3 in float64, so they are checked in float32.
-# ActNorm, the 1x1 convolution and the channel permutation on rank-1 events are also checked,
-# together, by test_flow's 2-D flow whose density must integrate to one.
-OTHER_RANKS = {"lu_1x1_conv_rank2", "checkerboard_coupling_rank2"}
+# Checked in float32 only, because their float64 behaviour is their parts': events of rank 1 and 2
+# run the code of rank 3 (ActNorm, the 1x1 convolution and the channel permutation on rank-1
+# events are also checked, together, by test_flow's 2-D flow whose density must integrate to one),
+# and the mixture-CDF couplings are the generic coupling around the elementwise transformer,
+# which is checked in float64 on its own.
+FLOAT32_ONLY = {"lu_1x1_conv_rank2", "checkerboard_coupling_rank2", "mixture_cdf_checkerboard_coupling",
+                "mixture_cdf_channel_coupling"}
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - MODELS - OTHER_RANKS))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - MODELS - FLOAT32_ONLY))
 def test_bijector_conforms_in_float64(name):
   with jax.enable_x64(True):  # the bijector's own arrays in float64 too
     bijector, x = REGISTRY[name]()
