@@ -181,6 +181,8 @@ def test_vector_flow_on_two_moons_trains_renders_and_resumes(experiment, tmp_pat
   assert density.std() > 1  # not a constant panel
   evaluated = runner.evaluate(workdir)
   assert evaluated["log_likelihood"] == pytest.approx(final["log_likelihood"], rel=1e-6)
+  path = runner.sample(workdir, str(tmp_path / "t08.png"), num=256, temperature=0.8)  # the CLI's path
+  assert np.asarray(Image.open(path)).shape == picture.shape
 
 
 def test_vector_flow_samples_are_vectors_and_its_density_integrates_to_one(experiment, key):
