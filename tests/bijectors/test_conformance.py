@@ -193,9 +193,12 @@ MODELS = {"glow", "realnvp", "vector_realnvp"}  # whole flows, wrapped as Functi
 # slow tier; their couplings, 1x1 convolutions, ActNorm, logit and multi-scale bijectors are each
 # checked here, as is the whole vector RealNVP, and the task kit checks both models in training.
 WHOLE_IMAGE_FLOWS = {"glow", "realnvp"}
+# The mixture-CDF couplings (about 9 s each: the bisection loop in every program the kit compiles)
+# are slow too; the transformer itself is checked here in float32 and float64.
+SLOW = WHOLE_IMAGE_FLOWS | {"mixture_cdf_checkerboard_coupling", "mixture_cdf_channel_coupling"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in WHOLE_IMAGE_FLOWS else name
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
                                   for name in sorted(REGISTRY)])
 def test_bijector_conforms_in_float32(name):
   """The whole kit, whole Glow and RealNVP models included: their total log-det must equal the
