@@ -12,13 +12,9 @@ import jax.numpy as jnp
 IMAGE_EVENT_NDIMS = 3  # [H, W, C]: the default rank of the image bijectors
 
 
-def event_axes(event_ndims: int) -> tuple[int, ...]:
-  return tuple(range(-event_ndims, 0))
-
-
 def sum_event(x: jax.Array, event_ndims: int) -> jax.Array:
   """Sums over the `event_ndims` trailing axes: one log-det per example."""
-  return jnp.sum(x, axis=event_axes(event_ndims))
+  return jnp.sum(x, axis=tuple(range(-event_ndims, 0)))
 
 
 def num_positions(x: jax.Array, event_ndims: int) -> int:

@@ -27,31 +27,25 @@ MIN_LOG_SCALE = -7.0  # floor on the components' log-scales, as in the Flow++ co
 NUM_BISECTION_ITERATIONS = 64
 
 
-def _log_probs(logits):
-  return jax.nn.log_softmax(logits, axis=-1)
-
-
-def _standardized(x, means, log_scales):
-  return (x[..., None] - means) * jnp.exp(-log_scales)
+def _log_mixture_terms(x, logits, means, log_scales):
+  """(log F(x), log(1 - F(x)), log f(x)) of the logistic mixture, elementwise over x [...] with
+  parameters [..., K]; the forward pass needs all three, the bisection only the first two."""
+  z = (x[..., None] - means) * jnp.exp(-log_scales)
+  log_pi = jax.nn.log_softmax(logits, axis=-1)
+  log_sig, log_sig_neg = jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
+  return (jax.nn.logsumexp(log_pi + log_sig, axis=-1), jax.nn.logsumexp(log_pi + log_sig_neg, axis=-1),
+          jax.nn.logsumexp(log_pi - log_scales + log_sig + log_sig_neg, axis=-1))
 
 
 def logit_mixture_cdf(x, logits, means, log_scales):
-  """logit(F(x)) of the logistic mixture, elementwise over x [...] with parameters [..., K]."""
-  z = _standardized(x, means, log_scales)
-  log_pi = _log_probs(logits)
-  log_cdf = jax.nn.logsumexp(log_pi + jax.nn.log_sigmoid(z), axis=-1)
-  log_survival = jax.nn.logsumexp(log_pi + jax.nn.log_sigmoid(-z), axis=-1)
+  """logit(F(x)) of the logistic mixture."""
+  log_cdf, log_survival, _ = _log_mixture_terms(x, logits, means, log_scales)
   return log_cdf - log_survival
 
 
 def log_dlogit_mixture_cdf(x, logits, means, log_scales):
   """log d/dx logit(F(x)) = log f(x) - log F(x) - log(1 - F(x))."""
-  z = _standardized(x, means, log_scales)
-  log_pi = _log_probs(logits)
-  log_sig, log_sig_neg = jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
-  log_pdf = jax.nn.logsumexp(log_pi - log_scales + log_sig + log_sig_neg, axis=-1)
-  log_cdf = jax.nn.logsumexp(log_pi + log_sig, axis=-1)
-  log_survival = jax.nn.logsumexp(log_pi + log_sig_neg, axis=-1)
+  log_cdf, log_survival, log_pdf = _log_mixture_terms(x, logits, means, log_scales)
   return log_pdf - log_cdf - log_survival
 
 
@@ -99,8 +93,10 @@ class LogisticMixtureCDF(distrax.Bijector):
     return self.logits, self.means, self.log_scales
 
   def forward_and_log_det(self, x):
-    y = logit_mixture_cdf(x, *self._mixture()) * jnp.exp(self.log_scale) + self.shift
-    return y, self.log_scale + log_dlogit_mixture_cdf(x, *self._mixture())
+    log_cdf, log_survival, log_pdf = _log_mixture_terms(x, *self._mixture())  # computed once for both
+    y = (log_cdf - log_survival) * jnp.exp(self.log_scale) + self.shift
+    # log f and log(1 - F) are both about -|z| in the far tails: cancel them before adding a.
+    return y, self.log_scale + (log_pdf - log_cdf - log_survival)
 
   def inverse_and_log_det(self, y):
     t = (y - self.shift) * jnp.exp(-self.log_scale)

@@ -49,10 +49,6 @@ class Feature:
     """Entries per example: the D of bits/dim."""
     return math.prod(self.shape)
 
-  @property
-  def rank(self) -> int:
-    return len(self.shape)
-
   def zeros(self, batch_size: int) -> np.ndarray:
     return np.zeros((batch_size,) + self.shape, self.dtype)
 
