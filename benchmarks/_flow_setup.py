@@ -2,19 +2,17 @@
 
 import numpy as np
 
-from genzoo.config import base_config
 from genzoo.data import image_spec
 from genzoo.tasks import make_task
+from genzoo.tasks.flow import family_config
 
 IMAGE = image_spec((32, 32, 1), 256, num_classes=10)
 
 
 def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size: int = 64,
               remat: bool = True):
-  config = base_config()
-  config.task = "flow"
-  config.model = dict(name="glow", num_levels=num_levels, num_steps=num_steps, hidden=hidden,
-                      learn_split_prior=True, remat=remat)
+  config = family_config(dict(name="glow", num_levels=num_levels, num_steps=num_steps, hidden=hidden,
+                              learn_split_prior=True, remat=remat))
   config.data.batch_size = batch_size
   return make_task(config, IMAGE)
 

@@ -10,20 +10,17 @@ two_moons / eight_gaussians / checkerboard / pinwheel: RealNVP on 2-D vectors (8
 smoke: a tiny flow and a handful of steps on `two_moons`, for tests.
 """
 
-import ml_collections
-
 from genzoo import checks
-from genzoo.config import base_config, smoke_schedule
+from genzoo.config import smoke_schedule
 from genzoo.data import TOY_DENSITIES
+from genzoo.tasks.flow import family_config
 
 VARIANTS = (*TOY_DENSITIES, "smoke")
 
 
 def get_config(variant: str = "two_moons"):
   checks.check_variant(variant, "toy2d", VARIANTS)
-  config = base_config()
-  config.task = "flow"
-  config.model = ml_collections.ConfigDict(dict(name="vector_realnvp", num_couplings=8, hidden=(64, 64)))
+  config = family_config(dict(name="vector_realnvp", num_couplings=8, hidden=(64, 64)))
   config.data.name = variant
   config.data.batch_size = 256
   config.data.eval_batch_size = 500

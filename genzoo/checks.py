@@ -78,15 +78,17 @@ def check_variant(variant: str, experiment: str, variants) -> None:
 
 
 def check_model_keys(config: Mapping, model_class, provided: tuple[str, ...] = (),
-                     family_keys: tuple[str, ...] = ("name",)) -> None:
-  """Refuses `model.*` keys that are not fields of the dataclass `model_class` (a Linen module built
-  as `model_class(**config.model)`); `provided` are the fields the family fills in itself, and
-  `family_keys` the `model.*` keys the family reads itself (the registry's "name")."""
-  fields = {field.name for field in dataclasses.fields(model_class)} - {"parent", "name"} - set(provided)
-  unknown = sorted(set(config["model"]) - fields - set(family_keys))
+                     family_keys: tuple[str, ...] = ("name",), section: str = "model") -> None:
+  """Refuses `<section>.*` keys that are not fields of the dataclass `model_class` (a Linen module
+  built as `model_class(**config[section])`; None for a choice without settings); `provided` are
+  the fields the family fills in itself, and `family_keys` the keys the family reads itself (the
+  registry's "name")."""
+  fields = set() if model_class is None else {field.name for field in dataclasses.fields(model_class)}
+  fields = fields - {"parent", "name"} - set(provided)
+  unknown = sorted(set(config[section]) - fields - set(family_keys))
   if unknown:
-    raise UserError(f"model.{unknown[0]} is not a setting of the {model_class.__name__} model; its settings: "
-                    f"{sorted(fields)}")
+    owner = f"the {model_class.__name__} model" if model_class is not None else f"{section} {config[section]['name']!r}"
+    raise UserError(f"{section}.{unknown[0]} is not a setting of {owner}; its settings: {sorted(fields)}")
 
 
 def lookup(config: Mapping, dotted: str):

@@ -24,7 +24,7 @@ from genzoo.bijectors.functional import FunctionBijector
 from genzoo.bijectors.logit import Logit
 from genzoo.bijectors.mixture_cdf import LogisticMixtureCDF, mixture_cdf_transformer
 from genzoo.bijectors.multiscale import Level, MultiScale, level_shapes
-from genzoo.bijectors.squeeze import ChannelPermutation, Squeeze, squeeze, unsqueeze
+from genzoo.bijectors.squeeze import ChannelPermutation, PairAdjacent, Squeeze, squeeze, unsqueeze
 
 __all__ = [
     "ActNorm",
@@ -38,6 +38,7 @@ __all__ = [
     "LogisticMixtureCDF",
     "MaskPartition",
     "MultiScale",
+    "PairAdjacent",
     "SplitPartition",
     "Squeeze",
     "affine_transformer",

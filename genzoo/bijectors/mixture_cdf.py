@@ -17,6 +17,10 @@ and `num_iterations` halvings leave an interval of width 2^-num_iterations of th
 the default 64 the root is exact to the floating-point resolution of x in float32 and float64. A
 last Newton step from the bisection's midpoint, whose derivative is held constant, gives the
 inverse the gradients of the implicit function x(t, theta) (dx/dt = 1 / g'(x)).
+The tolerance is checked, not assumed: an entry whose root is not finite or leaves a residual
+|logit F(x) - t| above RESIDUAL_TOLERANCE_32 * (1 + |t|) (RESIDUAL_TOLERANCE_64 in float64) is
+returned as NaN, never as a wrong number, so that whoever inverts the flow can count it
+(`FlowTask.sample_checked`).
 """
 
 import distrax
@@ -25,6 +29,10 @@ import jax.numpy as jnp
 
 MIN_LOG_SCALE = -7.0  # floor on the components' log-scales, as in the Flow++ code
 NUM_BISECTION_ITERATIONS = 64
+# Largest residual |logit F(x) - t| / (1 + |t|) accepted from the inverse in 64-bit and in narrower
+# floats: a root exact to a few units in the last place of x leaves about slope * ulp(x), and the
+# log-scale floor bounds the slope by about e^7.
+RESIDUAL_TOLERANCE_64, RESIDUAL_TOLERANCE_32 = 1e-9, 1e-3
 
 
 def _log_mixture_terms(x, logits, means, log_scales):
@@ -50,7 +58,8 @@ def log_dlogit_mixture_cdf(x, logits, means, log_scales):
 
 
 def invert_logit_mixture_cdf(t, logits, means, log_scales, num_iterations: int = NUM_BISECTION_ITERATIONS):
-  """x with logit(F(x)) = t, by bisection in the exact bracket (see the module docstring)."""
+  """x with logit(F(x)) = t, by bisection in the exact bracket (see the module docstring); NaN
+  where the tolerance was not reached."""
   candidates = means + jnp.exp(log_scales) * t[..., None]
   low, high = jnp.min(candidates, axis=-1), jnp.max(candidates, axis=-1)
   low, high = jax.lax.stop_gradient(low), jax.lax.stop_gradient(high)
@@ -67,8 +76,13 @@ def invert_logit_mixture_cdf(t, logits, means, log_scales, num_iterations: int =
   root = jax.lax.stop_gradient(0.5 * (low + high))
   # One Newton step with a constant derivative: the value stays the root (up to the step's
   # correction), the gradients become those of the implicit function.
-  slope = jax.lax.stop_gradient(jnp.exp(log_dlogit_mixture_cdf(root, logits, means, log_scales)))
-  return root + (t - logit_mixture_cdf(root, logits, means, log_scales)) / slope
+  log_cdf, log_survival, log_pdf = _log_mixture_terms(root, logits, means, log_scales)
+  residual = t - (log_cdf - log_survival)
+  slope = jax.lax.stop_gradient(jnp.exp(log_pdf - log_cdf - log_survival))
+  x = root + residual / slope
+  tolerance = RESIDUAL_TOLERANCE_64 if jnp.finfo(t.dtype).bits == 64 else RESIDUAL_TOLERANCE_32
+  converged = jnp.isfinite(x) & (jnp.abs(residual) <= tolerance * (1.0 + jnp.abs(t)))
+  return jnp.where(jax.lax.stop_gradient(converged), x, jnp.nan)
 
 
 class LogisticMixtureCDF(distrax.Bijector):

@@ -39,7 +39,8 @@ _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "train: if the workdir holds a run of another config, move it aside and start anew."
 )
 _STEP = flags.DEFINE_integer("step", None, "eval/sample/interpolate: checkpoint step (default: latest).")
-_IWAE_K = flags.DEFINE_integer("iwae-k", None, "eval: importance samples for the IWAE bound (>= 1).")
+_IWAE_K = flags.DEFINE_integer(
+    "iwae-k", None, "eval: importance samples (>= 1): the VAE's IWAE bound, a flow's dequantisation estimate.")
 _NUM = flags.DEFINE_integer("num", 64, "sample: number of samples in the grid.")
 _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior (>= 0).")
 _OUTPUT = flags.DEFINE_string("output", None, "sample/interpolate: PNG path (default: in the workdir).")

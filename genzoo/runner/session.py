@@ -112,8 +112,12 @@ class Session:
 
   @functools.cached_property
   def jit_sample(self):
-    """The task's `sample`, jitted once per session (compiled once per sample count)."""
-    return jax.jit(self.task.sample, static_argnums=2, out_shardings=self.parallel.replicated)
+    """The task's `sample_checked` (its `sample` with no failures counted if it has none), jitted
+    once per session (compiled once per sample count)."""
+    checked = getattr(self.task, "sample_checked", None)
+    if checked is None:
+      checked = lambda state, rng, num, temperature: (self.task.sample(state, rng, num, temperature), 0)
+    return jax.jit(checked, static_argnums=2, out_shardings=self.parallel.replicated)
 
   @functools.cached_property
   def jit_log_density(self):
@@ -124,7 +128,11 @@ class Session:
   def sample(self, state, num: int, temperature: float = 1.0, rng=None) -> Samples:
     """`num` samples at `temperature`, tagged with the data's target feature."""
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
-    return Samples(np.asarray(jax.device_get(self.jit_sample(state, rng, num, temperature))), self.spec.x)
+    values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature))
+    if failures:
+      chief_warn(f"{int(failures)} of {np.size(values)} sampled values could not be computed (the model's "
+                 "numerical inverse did not reach its tolerance) and are shown as 0")
+    return Samples(np.asarray(values), self.spec.x)
 
   def render(self, state, samples: Samples, columns: int | None = None) -> Picture:
     """`samples` drawn by their kind's renderer, with the model's density where it can show it."""

@@ -10,9 +10,11 @@ provides pure, jit-able functions over a pytree `state` (a dict holding at least
   summarize(sums) -> dict[str, float]                   test metrics from sums over a whole split
   sample(state, rng, num, temperature) -> [num, *spec.x.shape] of spec.x's dtype (and levels)
 
-and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *spec.x.shape]` and
+and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *spec.x.shape]`,
 `log_density(state, points) -> [N]` (the model's log-density at points of a continuous target,
-which the renderer of low-dimensional data draws). Batches hold the keys of `spec.features` (and "mask" in
+which the renderer of low-dimensional data draws) and `sample_checked(state, rng, num,
+temperature) -> (samples, failures)`, the samples with the number of entries the model could not
+compute (a flow's numerical inverse short of its tolerance), which the runner then reports. Batches hold the keys of `spec.features` (and "mask" in
 evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
 it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a

@@ -1,4 +1,5 @@
-"""Pieces shared by the model families' tasks: optimisers and the non-finite update guard."""
+"""Pieces shared by the model families' tasks: optimisers, parameter averages, the non-finite
+update guard, and building modules from config sections."""
 
 import jax
 import jax.numpy as jnp
@@ -91,3 +92,15 @@ def commit_if_finite(state: dict, updated: dict, finite: jax.Array) -> tuple[dic
   kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
   kept["step"] = state["step"] + 1
   return kept, jnp.logical_not(finite).astype(jnp.float32)
+
+
+def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
+  """`decay`, lowered early on to (1 + n) / (10 + n) so the average is not stuck at initialisation."""
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+def module_fields(section: ml_collections.ConfigDict, exclude: tuple[str, ...] = ()) -> dict:
+  """A config section's keys as a Linen module's fields: lists (what a stored JSON config holds)
+  become tuples, which modules need to be hashable."""
+  return {key: tuple(value) if isinstance(value, list) else value
+          for key, value in section.items() if key not in exclude}

@@ -9,17 +9,26 @@ logit) included. Its parts are chosen from the data's description:
     they are, and reported as log-likelihood in nats;
   - the base distribution: a standard normal on the flat latents.
 
-Config keys read here: `model.name` (a key of FLOW_MODELS) and that model's fields, `optim`,
-`train.steps`.
+With variational dequantisation (Ho et al. 2019, sec. 3.1) u is drawn from a learned flow
+q(u | x) instead, trained jointly: log P(x) >= E_q[log p(y) - log q(u | x)] - D log K. Drawing S
+noise samples gives the tighter importance-weighted estimate log (1/S) sum_s p(y_s) / q(u_s | x)
+(`tasks.importance`; any dequantiser), which evaluation reports when `eval.iwae_k` > 1.
+
+Config keys read here: `model.name` (a key of FLOW_MODELS) and that model's fields,
+`dequantizer.name` (a key of DEQUANTIZERS) and that dequantiser's fields, `optim` (and
+`optim.ema_decay`: evaluation and sampling use an exponential moving average of the parameters
+when > 0), `train.steps`, `eval.iwae_k` and `eval.iwae_chunk_size`.
 """
 
 import dataclasses
 import functools
 import math
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import ml_collections
+import flax.linen as nn
 import numpy as np
 import optax
 
@@ -28,10 +37,11 @@ from genzoo.config import base_config, smoke_schedule
 from genzoo.data.spec import DataSpec, Feature
 from genzoo.errors import UserError
 from genzoo.models import rngs as model_rngs
+from genzoo.models.flowpp import DequantizationFlow, FlowPlusPlus
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.models.vector_flow import VectorRealNVP
-from genzoo.tasks import common
+from genzoo.tasks import common, importance
 from genzoo.tasks.base import Batch, State
 
 # model.name -> a Linen module built as Model(event_shape=..., **the other model.* keys), whose
@@ -39,10 +49,11 @@ from genzoo.tasks.base import Batch, State
 # (and back with inverse=True) with the log-det; its defaults, the data kinds it models (KINDS),
 # its random streams (RNG_STREAMS, drawn in training) and its CONFIG_RULES live with it. Register
 # a new flow here.
-FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP, "vector_realnvp": VectorRealNVP}
+FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP, "vector_realnvp": VectorRealNVP, "flowpp": FlowPlusPlus}
 
 
 _MODEL_STREAM = 1  # folded into a step's key for the model's own random streams
+_IMPORTANCE_STREAM = 2  # folded into an evaluation key for the importance-weighted estimate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +70,29 @@ class StandardNormal:
 
 @dataclasses.dataclass(frozen=True)
 class UniformDequantizer:
-  """Discrete data x in {0, ..., K-1}^D <-> y = (x + u) / K in [0, 1)^D, u ~ U[0, 1)^D."""
+  """Discrete data x in {0, ..., K-1}^D <-> y = (x + u) / K in [0, 1)^D, u ~ U[0, 1)^D.
+
+  A dequantiser has `init(rng, x)` (its parameters, or None: `LEARNED` says which) and
+  `__call__(params, x, rng, train=False) -> (y, log_correction)`, one draw with
+  log P(x) >= E[log p(y) + log_correction]."""
 
   feature: Feature
 
-  def __call__(self, x: jax.Array, rng: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(y, log_correction): log P(x) >= log p(y) + log_correction, with log_correction = -D log K."""
+  LEARNED: ClassVar[bool] = False
+
+  def init(self, rng: jax.Array, x: jax.Array) -> None:
+    del rng, x
+
+  def __call__(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> tuple[jax.Array, jax.Array]:
+    """(y, log_correction) with log_correction = -D log K."""
+    del params, train
     y = (x.astype(jnp.float32) + jax.random.uniform(rng, x.shape)) / self.feature.levels
-    return y, jnp.full(x.shape[:1], -self.feature.size * math.log(self.feature.levels))
+    return y, jnp.full(x.shape[:1], self.log_volume)
+
+  @property
+  def log_volume(self) -> float:
+    """-D log K: the log-volume of one bin of y."""
+    return -self.feature.size * math.log(self.feature.levels)
 
   def centre(self, x: jax.Array) -> jax.Array:
     """The centres of x's bins in y."""
@@ -85,13 +111,40 @@ class UniformDequantizer:
 
 
 @dataclasses.dataclass(frozen=True)
+class VariationalDequantizer(UniformDequantizer):
+  """Discrete data x <-> y = (x + u) / K with u ~ q(u | x), the learned conditional flow `flow`
+  (a Linen module whose `apply(variables, x, eps, train=...)` maps standard normal noise eps of
+  x's shape to (u in (0, 1)^D, log q(u | x)), e.g. `models.flowpp.DequantizationFlow`);
+  log_correction = -D log K - log q(u | x)."""
+
+  flow: nn.Module
+
+  LEARNED: ClassVar[bool] = True
+
+  def init(self, rng: jax.Array, x: jax.Array):
+    init_rng, noise_rng = jax.random.split(rng)
+    return self.flow.init(init_rng, x, jax.random.normal(noise_rng, x.shape))["params"]
+
+  def __call__(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> tuple[jax.Array, jax.Array]:
+    noise_rng, stream_rng = jax.random.split(rng)
+    rngs = model_rngs(self.flow, stream_rng) if train else {}
+    u, log_q = self.flow.apply({"params": params}, x, jax.random.normal(noise_rng, x.shape), train=train, rngs=rngs)
+    return (x.astype(jnp.float32) + u) / self.feature.levels, self.log_volume - log_q
+
+
+@dataclasses.dataclass(frozen=True)
 class Continuous:
   """Continuous data, modelled as it is: y = x."""
 
   feature: Feature
 
-  def __call__(self, x: jax.Array, rng: jax.Array) -> tuple[jax.Array, jax.Array]:
-    del rng
+  LEARNED: ClassVar[bool] = False
+
+  def init(self, rng: jax.Array, x: jax.Array) -> None:
+    del rng, x
+
+  def __call__(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> tuple[jax.Array, jax.Array]:
+    del params, rng, train
     return x.astype(jnp.float32), jnp.zeros(x.shape[:1])
 
   def centre(self, x: jax.Array) -> jax.Array:
@@ -108,8 +161,24 @@ class Continuous:
     return {"log_likelihood": mean_log_likelihood, "nll_per_dim": float(self.loss(mean_log_likelihood))}
 
 
-def dequantizer_for(feature: Feature) -> UniformDequantizer | Continuous:
-  return Continuous(feature) if feature.levels is None else UniformDequantizer(feature)
+Dequantizer = UniformDequantizer | VariationalDequantizer | Continuous
+
+# dequantizer.name -> the Linen module of its learned flow, built as Module(event_shape=...,
+# levels=..., **the other dequantizer.* keys), or None for a dequantiser without parameters.
+# Continuous data are modelled as they are whatever the name; learned dequantisers need discrete data.
+DEQUANTIZERS = {"uniform": None, "variational": DequantizationFlow}
+
+
+def dequantizer_for(feature: Feature, dequantizer_config: ml_collections.ConfigDict) -> Dequantizer:
+  """The dequantiser that `dequantizer_config` (the config's `dequantizer` section) names for
+  data described by `feature`."""
+  if feature.levels is None:
+    return Continuous(feature)
+  flow_class = DEQUANTIZERS[dequantizer_config.name]
+  if flow_class is None:
+    return UniformDequantizer(feature)
+  fields = common.module_fields(dequantizer_config, exclude=("name",))
+  return VariationalDequantizer(feature, flow_class(event_shape=feature.shape, levels=feature.levels, **fields))
 
 
 def check_finite_input(y) -> None:
@@ -129,29 +198,46 @@ class FlowTask:
   data: DataSpec
 
   PROGRESS_METRICS = ("loss",)  # bits/dim (discrete data) or nats/dim (continuous) of the batch
-  RESUMABLE_KEYS = ("model.remat",)  # memory versus recomputation: the same parameters and updates
-  BACKFILLED_KEYS = {}
+  RESUMABLE_KEYS = ("model.remat", "dequantizer.remat")  # memory versus recomputation: the same updates
+  # Keys added after runs were stored, with the value a stored run without them was trained with.
+  BACKFILLED_KEYS = {"dequantizer.name": "uniform", "optim.ema_decay": 0.0, "eval.iwae_k": 1,
+                     "eval.iwae_chunk_size": 8}
 
   def __post_init__(self):
     self.check_config(self.config)
     self.data.require(f"the {self.config.model.name!r} flow model", FLOW_MODELS[self.config.model.name].KINDS)
+    if self.data.x.levels is None and DEQUANTIZERS[self.config.dequantizer.name] is not None:
+      raise UserError(f"dequantizer.name={self.config.dequantizer.name!r} dequantises discrete data, but "
+                      f"{self.data.target!r} is continuous; use dequantizer.name='uniform' (continuous data "
+                      "are modelled as they are)")
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
-    """Refuses unknown model names and out-of-range architecture and optimiser values."""
-    checks.check_config(config, {"model.name": checks.one_of(FLOW_MODELS)})
+    """Refuses unknown model and dequantiser names and out-of-range architecture, dequantiser,
+    optimiser and evaluation values."""
+    checks.check_config(config, {"model.name": checks.one_of(FLOW_MODELS),
+                                 "dequantizer.name": checks.one_of(DEQUANTIZERS)})
     model_class = FLOW_MODELS[config.model.name]
     checks.check_model_keys(config, model_class, provided=("event_shape",))
-    checks.check_config(config, {**model_class.CONFIG_RULES, **common.optimizer_rules("optim")})
+    dequantizer_class = DEQUANTIZERS[config.dequantizer.name]
+    checks.check_model_keys(config, dequantizer_class, provided=("event_shape", "levels"), section="dequantizer")
+    checks.check_config(config, {
+        **model_class.CONFIG_RULES,
+        **getattr(dequantizer_class, "CONFIG_RULES", {}),
+        **common.optimizer_rules("optim"),
+        "optim.ema_decay": checks.fraction(upper_inclusive=False),
+        "eval.iwae_k": checks.at_least(1),
+        "eval.iwae_chunk_size": checks.at_least(1),
+    })
 
   @functools.cached_property
   def model(self):
-    keys = {key: value for key, value in self.config.model.items() if key != "name"}
-    return FLOW_MODELS[self.config.model.name](event_shape=self.data.x.shape, **keys)
+    return FLOW_MODELS[self.config.model.name](
+        event_shape=self.data.x.shape, **common.module_fields(self.config.model, exclude=("name",)))
 
   @functools.cached_property
-  def dequantizer(self) -> UniformDequantizer | Continuous:
-    return dequantizer_for(self.data.x)
+  def dequantizer(self) -> Dequantizer:
+    return dequantizer_for(self.data.x, self.config.dequantizer)
 
   @functools.cached_property
   def prior(self) -> StandardNormal:
@@ -161,32 +247,68 @@ class FlowTask:
   def optimizer(self) -> optax.GradientTransformation:
     return common.make_optimizer(self.config.optim, self.config.train.steps)
 
-  def apply(self, params, inputs: jax.Array, *, inverse: bool = False, train: bool = False,
+  # -- the trainable parameters: the flow's, and a learned dequantiser's -------------------------
+  # Without a learned dequantiser the parameters are the flow's own tree, the layout of every run
+  # stored before dequantisers could learn; with one they are {"flow": ..., "dequantizer": ...}.
+
+  def flow_params(self, params):
+    return params["flow"] if self.dequantizer.LEARNED else params
+
+  def dequantizer_params(self, params):
+    return params["dequantizer"] if self.dequantizer.LEARNED else None
+
+  def evaluated_params(self, state: State):
+    """The parameters that evaluation and sampling use: their moving average when
+    `optim.ema_decay` > 0, else the trained ones."""
+    return state.get("ema_params", state["params"])
+
+  # -- densities ---------------------------------------------------------------------------------
+
+  def apply(self, flow_params, inputs: jax.Array, *, inverse: bool = False, train: bool = False,
             rng: jax.Array | None = None):
     """The flow model in either direction; in training its random streams draw from `rng`."""
     rngs = model_rngs(self.model, rng) if train else {}
-    return self.model.apply({"params": params}, inputs, inverse, train=train, rngs=rngs)
+    return self.model.apply({"params": flow_params}, inputs, inverse, train=train, rngs=rngs)
 
-  def log_prob(self, params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None) -> jax.Array:
+  def log_prob(self, flow_params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None) -> jax.Array:
     """Exact log-density of the model's continuous variable y, per example."""
     check_finite_input(y)
-    z, log_det = self.apply(params, y, train=train, rng=rng)
+    z, log_det = self.apply(flow_params, y, train=train, rng=rng)
     return self.prior.log_prob(z) + log_det
 
   def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> jax.Array:
-    """log P(x) in nats per example: exact for continuous data, the dequantisation bound for
-    discrete data."""
-    y, log_correction = self.dequantizer(x, rng)
-    return self.log_prob(params, y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM)) + log_correction
+    """log P(x) in nats per example, from one dequantisation draw: exact for continuous data, the
+    dequantisation bound for discrete data."""
+    y, log_correction = self.dequantizer(self.dequantizer_params(params), x, rng, train=train)
+    return (self.log_prob(self.flow_params(params), y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM))
+            + log_correction)
+
+  def importance_weighted(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+    """log (1/S) sum_s p(y_s) / q(u_s | x) over S = `num_samples` dequantisation draws, per
+    example: a bound on log P(x) that tightens as S grows (Burda et al. 2016, eq. 8; Ho et al.
+    2019, sec. 3.1), drawn in chunks of at most `eval.iwae_chunk_size` (see `tasks.importance`)."""
+
+    def chunk_log_weights(chunk_rng, chunk):
+      draws = jax.random.split(chunk_rng, chunk)
+      return jax.vmap(lambda draw: self.log_likelihood_bound(params, x, draw))(draws)
+
+    return importance.log_mean_exp(
+        importance.log_weights(chunk_log_weights, rng, num_samples, self.config.eval.iwae_chunk_size))
 
   # -- the task contract -------------------------------------------------------------------------
 
   def init(self, rng: jax.Array, example_batch: Batch) -> State:
     """ActNorm layers initialise from `example_batch` (use a real batch, not zeros)."""
     init_rng, noise_rng = jax.random.split(rng)
-    y, _ = self.dequantizer(example_batch[self.data.target], noise_rng)
-    params = self.model.init(init_rng, y)["params"]
-    return {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
+    x = example_batch[self.data.target]
+    dequantizer_params = self.dequantizer.init(jax.random.fold_in(init_rng, 1), x)
+    y, _ = self.dequantizer(dequantizer_params, x, noise_rng)
+    flow_params = self.model.init(init_rng, y)["params"]
+    params = {"flow": flow_params, "dequantizer": dequantizer_params} if self.dequantizer.LEARNED else flow_params
+    state = {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
+    if self.config.optim.ema_decay:
+      state["ema_params"] = params
+    return state
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     def loss_fn(params):
@@ -195,51 +317,86 @@ class FlowTask:
 
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
     new_state, grad_norm, nonfinite = common.apply_gradients(self.optimizer, state, grads, loss)
+    if self.config.optim.ema_decay:
+      decay = common.ema_decay_at(self.config.optim.ema_decay, state["step"])
+      new_state["ema_params"] = optax.incremental_update(new_state["params"], state["ema_params"], 1.0 - decay)
     return new_state, {"loss": loss, "grad_norm": grad_norm, "nonfinite": nonfinite}
 
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    log_likelihood = self.log_likelihood_bound(state["params"], batch[self.data.target], rng)
-    finite = jnp.isfinite(log_likelihood)
-    mask = batch["mask"]
-    return {
-        "count": jnp.sum(mask),
-        "log_likelihood": jnp.sum(jnp.where(finite, log_likelihood, 0.0) * mask),
-        "nonfinite": jnp.sum(jnp.where(finite, 0.0, mask)),
-    }
+    params, x, mask = self.evaluated_params(state), batch[self.data.target], batch["mask"]
+    estimates = {"log_likelihood": self.log_likelihood_bound(params, x, rng)}
+    if self.config.eval.iwae_k > 1:
+      estimates["iw_log_likelihood"] = self.importance_weighted(
+          params, x, jax.random.fold_in(rng, _IMPORTANCE_STREAM), self.config.eval.iwae_k)
+    sums = {"count": jnp.sum(mask)}
+    for name, values in estimates.items():
+      finite = jnp.isfinite(values)
+      sums[name] = jnp.sum(jnp.where(finite, values, 0.0) * mask)
+      sums[f"{name}_nonfinite"] = jnp.sum(jnp.where(finite, 0.0, mask))
+    return sums
 
   def summarize(self, sums: dict) -> dict[str, float]:
-    """Test log-likelihood (and bits/dim for discrete data) over the whole split; NaN (with the
-    count) if any example was not finite."""
-    count, nonfinite = float(sums["count"]), float(sums["nonfinite"])
-    mean = float(sums["log_likelihood"]) / count if not nonfinite else float("nan")
-    return {**self.dequantizer.report(mean), "nonfinite_examples": int(nonfinite), "num_examples": int(count)}
+    """Test log-likelihood (and bits/dim for discrete data) over the whole split, from one
+    dequantisation draw and, with `eval.iwae_k` > 1, the importance-weighted estimate (keys
+    prefixed "iw_"); NaN (with the count) if any example was not finite."""
+    count = float(sums["count"])
+
+    def mean(name):
+      return float(sums[name]) / count if not float(sums[f"{name}_nonfinite"]) else float("nan")
+
+    summary = {**self.dequantizer.report(mean("log_likelihood")),
+               "nonfinite_examples": int(sums["log_likelihood_nonfinite"]), "num_examples": int(count)}
+    if "iw_log_likelihood" in sums:
+      summary.update({f"iw_{key}": value for key, value in self.dequantizer.report(mean("iw_log_likelihood")).items()})
+      summary.update(iwae_k=self.config.eval.iwae_k, iw_nonfinite_examples=int(sums["iw_log_likelihood_nonfinite"]))
+    return summary
 
   def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
     """Data from latents drawn from the base at `temperature`, quantised back to the data's
     levels where the data are discrete."""
+    return self.sample_checked(state, rng, num, temperature)[0]
+
+  def sample_checked(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0):
+    """(`sample`'s values, how many of their entries the inverse could not compute): a flow
+    inverse returns NaN where it fails (a root finder short of its tolerance), and those entries
+    are counted here; quantised, they read as level 0."""
     z = self.prior.sample(rng, (num, self.data.x.size), temperature)
-    return self.dequantizer.quantize(self.decode(state["params"], z))
+    y = self.decode(self.flow_params(self.evaluated_params(state)), z)
+    return self.dequantizer.quantize(y), jnp.sum(~jnp.isfinite(y))
 
   def log_density(self, state: State, points: jax.Array) -> jax.Array:
     """The model's log-density at points y of its continuous variable [N, *event_shape]: the data's
     density for continuous data (for discrete data, that of the dequantised y in [0, 1)^D)."""
-    return self.log_prob(state["params"], points)
+    return self.log_prob(self.flow_params(self.evaluated_params(state)), points)
 
   def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
     """Decodes the straight line between the latents of (bin-centred) `start` and `end`."""
-    params = state["params"]
-    z_start, z_end = (self.apply(params, self.dequantizer.centre(x))[0] for x in (start, end))
+    flow_params = self.flow_params(self.evaluated_params(state))
+    z_start, z_end = (self.apply(flow_params, self.dequantizer.centre(x))[0] for x in (start, end))
     weights = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]
     z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
-    return self.dequantizer.quantize(self.decode(params, z))
+    return self.dequantizer.quantize(self.decode(flow_params, z))
 
-  def decode(self, params, z: jax.Array) -> jax.Array:
+  def decode(self, flow_params, z: jax.Array) -> jax.Array:
     """The model's variable y [..., *event_shape] for latents z [..., D]."""
-    y, _ = self.apply(params, z.reshape((-1, z.shape[-1])), inverse=True)
+    y, _ = self.apply(flow_params, z.reshape((-1, z.shape[-1])), inverse=True)
     return y.reshape(z.shape[:-1] + self.data.x.shape)
 
 
 # -- experiment configs --------------------------------------------------------------------------
+
+
+def family_config(model: dict) -> ml_collections.ConfigDict:
+  """`base_config()` with the flow family's own keys at their defaults and the given `model`:
+  uniform dequantisation, no parameter averaging, evaluation from one dequantisation draw."""
+  config = base_config()
+  config.task = "flow"
+  config.model = ml_collections.ConfigDict(model)
+  config.dequantizer = ml_collections.ConfigDict(dict(name="uniform"))
+  config.optim.ema_decay = 0.0  # > 0: evaluate and sample with a moving average of the parameters
+  config.eval.iwae_k = 1  # dequantisation draws of the importance-weighted estimate (1: the bound only)
+  config.eval.iwae_chunk_size = 8  # draws evaluated at once
+  return config
 
 
 def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], model: dict,
@@ -248,9 +405,7 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
   data and schedule of the embedded-data variants (mnist5k: 3,000 steps; digits: 1,500; smoke: 4
   steps of batch 16). The experiment file then sets its model sizes and `paper_schedule`s."""
   checks.check_variant(variant, experiment, variants)
-  config = base_config()
-  config.task = "flow"
-  config.model = ml_collections.ConfigDict(model)
+  config = family_config(model)
   config.data.batch_size = 64
   config.data.eval_batch_size = 200
   config.optim.learning_rate = 1e-3

@@ -144,11 +144,6 @@ def regularizers(loss: ml_collections.ConfigDict) -> tuple[Regularizer, ...]:
   return tuple(regularizer for regularizer in available if regularizer.weight)
 
 
-def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
-  """`decay`, lowered early on to (1 + n) / (10 + n) so the average is not stuck at initialisation."""
-  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class GANTask:
   config: ml_collections.ConfigDict
@@ -316,7 +311,7 @@ class GANTask:
     (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
     state = self.apply_update(state, "generator", grads)
     state["model_state"] = {**state["model_state"], "generator": dict(g_state)}
-    decay = ema_decay_at(self.config.loss.ema_decay, state["step"])
+    decay = common.ema_decay_at(self.config.loss.ema_decay, state["step"])
     state["ema_generator"] = optax.incremental_update(
         state["params"]["generator"], state["ema_generator"], 1.0 - decay)
     return state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), "ema_decay": decay}

@@ -61,10 +61,8 @@ class VAETask:
   @functools.cached_property
   def model(self) -> VAE:
     """The VAE of `model.*` (its defaults and rules live with it); the likelihood is the task's."""
-    keys = {key: tuple(value) if isinstance(value, list) else value
-            for key, value in self.config.model.items() if key != "likelihood"}
     return VAE(image_shape=self.data.x.shape, num_levels=self.data.x.levels,
-               params_per_dim=self.likelihood.num_params, **keys)
+               params_per_dim=self.likelihood.num_params, **common.module_fields(self.config.model, ("likelihood",)))
 
   @functools.cached_property
   def optimizer(self) -> optax.GradientTransformation:

@@ -1,6 +1,8 @@
 """Every bijector of genzoo.bijectors, on events of rank 1, 2 and 3 and with a context, and the
 flow models as whole bijectors, through the conformance kit in float32 and float64."""
 
+import functools
+
 import distrax
 import jax
 import jax.numpy as jnp
@@ -8,9 +10,11 @@ import pytest
 
 from genzoo import bijectors
 from genzoo.models import flow_bijector
+from genzoo.models.flowpp import FlowPlusPlus
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.models.vector_flow import VectorRealNVP
+from genzoo.nets.flowpp import FlowppConditioner
 from genzoo.testing import check_bijector
 
 SHAPE = (4, 4, 4)  # event [H, W, C]; 64 dimensions keep the dense Jacobians small
@@ -91,6 +95,16 @@ def mixture_conditioner(key, in_channels, out_channels, num_components=3):
   return conditioner
 
 
+def flowpp_coupling(condition):
+  """Flow++'s coupling: the mixture-CDF transformer with `nets.flowpp`'s gated attention
+  conditioner, whose gated convolutions see the context [H, W, F], at perturbed parameters."""
+  conditioner = FlowppConditioner(filters=4, blocks=1, out_channels=2, num_params=2 + 3 * 2, heads=2)
+  variables = conditioner.init(_key(16), images(_key(1))[..., :2], condition)
+  variables = jax.tree.map(lambda leaf: leaf + 0.1 * jax.random.normal(_key(17), leaf.shape), variables)
+  return bijectors.Coupling(bijectors.SplitPartition(), functools.partial(conditioner.apply, variables),
+                            bijectors.mixture_cdf_transformer(2), condition=condition)
+
+
 def split_prior(key, channels):
   weights = jax.random.normal(key, (2, channels, channels)) * 0.3
   return lambda h: (h @ weights[0], jnp.tanh(h @ weights[1]))
@@ -158,6 +172,8 @@ REGISTRY = {
         bijectors.Coupling(bijectors.SplitPartition(), mixture_conditioner(_key(15), 2, 2),
                            bijectors.mixture_cdf_transformer(3)), images(_key(1))),
     "squeeze": lambda: (bijectors.Squeeze(), images(_key(1))),
+    "pair_adjacent": lambda: (bijectors.PairAdjacent(), images(_key(1))),
+    "pair_adjacent_rank2": lambda: (bijectors.PairAdjacent(event_ndims=2), sequences(_key(1))),
     "channel_permutation": lambda: (bijectors.ChannelPermutation([2, 0, 3, 1]), images(_key(1))),
     "logit": lambda: (bijectors.Logit(0.05), jax.random.uniform(_key(1), (4,) + SHAPE)),
     "logistic_mixture_cdf": lambda: (  # elementwise: a batch of scalars
@@ -177,22 +193,27 @@ REGISTRY = {
         jax.random.uniform(_key(1), (4, 4, 4, 2), minval=0.05, maxval=0.95)),
     "vector_realnvp": lambda: (
         flow_model_bijector(VectorRealNVP((5,), num_couplings=3, hidden=(8,)), _key(13)), vectors(_key(1))),
+    "flowpp": lambda: (
+        flow_model_bijector(FlowPlusPlus((4, 4, 2), checkerboard_couplings=(1, 1), channel_couplings=(0, 1), filters=4,
+                                         blocks=1, components=2, heads=2), _key(18)),
+        jax.random.uniform(_key(1), (4, 4, 4, 2), minval=0.05, maxval=0.95)),
 }
 
 # Conditional bijectors: a factory of the context, and (inputs, context) batched alike.
 CONDITIONAL = {
     "conditional_vector_coupling": lambda: (conditional_vector_coupling, vectors(_key(1)), vectors(_key(2), dimension=3)),
     "conditional_image_coupling": lambda: (conditional_image_coupling, images(_key(1)), vectors(_key(3), dimension=4)),
+    "flowpp_coupling": lambda: (flowpp_coupling, images(_key(1)), images(_key(3), SHAPE[:2] + (3,))),
 }
 
 
-MODELS = {"glow", "realnvp", "vector_realnvp"}  # whole flows, wrapped as FunctionBijectors
+MODELS = {"glow", "realnvp", "vector_realnvp", "flowpp"}  # whole flows, wrapped as FunctionBijectors
 
 
 # The whole image flows (RealNVP unrolled: about 75 s of compilation; Glow about 15 s) run in the
 # slow tier; their couplings, 1x1 convolutions, ActNorm, logit and multi-scale bijectors are each
 # checked here, as is the whole vector RealNVP, and the task kit checks both models in training.
-WHOLE_IMAGE_FLOWS = {"glow", "realnvp"}
+WHOLE_IMAGE_FLOWS = {"glow", "realnvp", "flowpp"}
 # The mixture-CDF couplings (about 9 s each: the bisection loop in every program the kit compiles)
 # are slow too; the transformer itself is checked here in float32 and float64.
 SLOW = WHOLE_IMAGE_FLOWS | {"mixture_cdf_checkerboard_coupling", "mixture_cdf_channel_coupling"}
@@ -224,7 +245,8 @@ def test_bijector_conforms_in_float64(name):
 
 
 @pytest.mark.parametrize("name, float64", [("conditional_vector_coupling", False), ("conditional_vector_coupling", True),
-                                           ("conditional_image_coupling", False)])
+                                           ("conditional_image_coupling", False),
+                                           pytest.param("flowpp_coupling", False, marks=pytest.mark.slow)])
 def test_conditional_bijector_conforms(name, float64):
   with jax.enable_x64(float64):
     make, x, condition = CONDITIONAL[name]()

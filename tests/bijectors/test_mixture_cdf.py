@@ -67,3 +67,15 @@ def test_log_scales_are_clamped_as_in_the_paper():
 def test_transformer_refuses_a_wrong_parameter_count():
   with pytest.raises(ValueError, match=r"takes 2 \+ 3 \* 4 parameters per entry, got 11"):
     mixture_cdf.mixture_cdf_transformer(4)(tuple(jnp.zeros(3) for _ in range(11)))
+
+
+def test_an_inverse_short_of_its_tolerance_is_nan_and_counted_not_returned():
+  """Too few bisection steps, or a target the mixture cannot reach (inf), leave NaN where the
+  residual check fails, and finite roots everywhere else."""
+  b = bijector(jnp.float32)
+  y = b.forward(jnp.asarray(EXTREMES, jnp.float32))
+  x_short = LogisticMixtureCDF(*(jnp.asarray(v, jnp.float32) for v in (LOGITS, MEANS, LOG_SCALES, 0.3, 0.2)),
+                               num_iterations=8).inverse(y)
+  assert 0 < int(jnp.sum(jnp.isnan(x_short))) < len(EXTREMES)
+  x_inf = np.asarray(b.inverse(jnp.asarray([jnp.inf, 1.0, -jnp.inf, jnp.nan])))
+  assert np.isnan(x_inf[[0, 2, 3]]).all() and np.isfinite(x_inf[1])

@@ -3,7 +3,7 @@
 Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
-config), `{smoke_file}`, `{glow}`, `{toy2d}`, `{sngan}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
+config), `{smoke_file}`, `{glow}`, `{flowpp}`, `{toy2d}`, `{sngan}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
 run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
 filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
@@ -88,6 +88,18 @@ TRAIN_CASES = [
          r"the vae family models image data, but this dataset's 'vector' is vector data of shape \(2,\)"),
     Case("an image flow on vector data", train("--config.data.name=two_moons", config="{glow}"),
          r"the 'glow' flow model models image data, but this dataset's 'vector' is vector data"),
+    Case("unknown dequantiser", train("--config.dequantizer.name=gaussian", config="{glow}"),
+         r"dequantizer.name='gaussian' is not accepted: it must be one of 'uniform', 'variational'"),
+    Case("a setting the uniform dequantiser does not have", train("--config.dequantizer.name=uniform", config="{flowpp}"),
+         r"dequantizer.attention is not a setting of dequantizer 'uniform'; its settings: \[\]"),
+    Case("learned dequantisation of continuous data", train("--config.dequantizer.name=variational", config="{toy2d}"),
+         r"dequantizer.name='variational' dequantises discrete data, but 'vector' is continuous"),
+    Case("parameter average that never moves", train("--config.optim.ema_decay=1.0", config="{glow}"),
+         r"optim.ema_decay=1.0 is not accepted: it must be a number >= 0 and < 1"),
+    Case("attention heads that do not divide the filters", train("--config.model.heads=3", config="{flowpp}"),
+         r"filters=8 must be divisible by heads=3"),
+    Case("another model's settings", train("--config.model.name=flowpp", config="{glow}"),
+         r"model.hidden is not a setting of the FlowPlusPlus model"),
     Case("unknown augmentation", train("--config.loss.augment=rotate", config="{sngan}"),
          r"loss.augment='rotate' is not accepted: it must be one of 'none'"),
     Case("zero regulariser interval", train("--config.loss.r1_interval=0", config="{sngan}"),
@@ -158,6 +170,7 @@ def places(tmp_path_factory, vae_smoke_run):
   np.savez(root / "other.npz", weight=np.zeros(3))
   smoke_file = os.path.join(EXPERIMENTS, "vae.py")
   return {"smoke": f"{smoke_file}:smoke", "smoke_file": smoke_file, "glow": os.path.join(EXPERIMENTS, "glow.py") + ":smoke",
+          "flowpp": os.path.join(EXPERIMENTS, "flowpp.py") + ":smoke",
           "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
           "sngan": os.path.join(EXPERIMENTS, "sngan.py") + ":smoke",
           "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}

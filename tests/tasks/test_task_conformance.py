@@ -19,6 +19,9 @@ CASES = {
     # One scale: a fast compile; the learning rate of test_flow's RealNVP, whose steps are these.
     "flow_realnvp": ("realnvp", "smoke", {"model.num_scales": 1, "optim.learning_rate": 5e-3}, DIGITS),
     "flow_vector_realnvp": ("toy2d", "smoke", {}, data.vector_spec(2)),
+    # Variational dequantisation and a parameter average: both parts of the parameters and the
+    # average must resume exactly and shard like the rest.
+    "flow_flowpp": ("flowpp", "smoke", {"optim.ema_decay": 0.9}, DIGITS),
     "gan_dcgan_gp": ("wgan_gp", "smoke", {"loss.d_steps": 2}, UNLABELLED),
     "gan_resnet_spectral": ("sngan", "smoke", {"model.name": "resnet"}, DIGITS),
 }
