@@ -1,13 +1,20 @@
 """Flow++ experiments (Ho et al. 2019). Pick a variant with `--config experiments/flowpp.py:VARIANT`.
 
-mnist5k: the CIFAR-10 structure (4 checkerboard couplings at 28x28, then a squeeze, 2 channel and
-  3 checkerboard couplings), narrowed to run on 2 CPU cores: MEASURED_BELOW.
+mnist5k: sized for 2 CPU cores in about 30 minutes: the ImageNet 64x64 structure (a squeeze
+  first, then 4 checkerboard couplings at 14x14 and 3 channel couplings at 7x7; attention over
+  the 392 positions of the unsqueezed image made a step 8x slower), 32 filters, 2 blocks, 8
+  components, dropout 0.1, EMA 0.999; a dequantiser of 2 couplings of 1 block (16 filters, no
+  attention) on a 16-channel, 1-block context; 1,500 steps of Adam 1e-3, batch 64, clip 1.
     genzoo train --config experiments/flowpp.py:mnist5k --workdir runs/flowpp_mnist5k
     genzoo eval --workdir runs/flowpp_mnist5k --iwae-k 16
     genzoo sample --workdir runs/flowpp_mnist5k --temperature 0.7
-mnist5k_uniform: the same with uniform dequantisation (the paper's first ablation).
+  Measured (0.9 steps/s): test bits/dim over the whole test split 2.321 at step 500, 2.014 at
+  1,000, 1.881 at 1,500; importance-weighted with S = 16 and 256: 1.862 and 1.852.
+mnist5k_uniform: the same with uniform dequantisation (the paper's first ablation). Measured:
+  2.363, 2.084, 1.972 at the same steps.
 
-digits: a small Flow++ on the 8x8 digits (17 levels); trains in a few minutes.
+digits: a small Flow++ on the 8x8 digits (17 levels). Measured: 2.172 bits/dim after 300 steps
+  (3 minutes).
 
 cifar10: the paper's CIFAR-10 model (the code's `flows/run_cifar.py`, 31.4M parameters there):
   96 filters, 10 blocks, 32 mixture components, 4 attention heads, dropout 0.2, 1x1 convolutions;

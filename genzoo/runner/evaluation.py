@@ -58,7 +58,7 @@ class Evaluator:
     rng = stream(self.config, METRICS_STREAM)
 
     def generate(index: int, size: int) -> np.ndarray:
-      return jax.device_get(self.session.jit_sample(state, jax.random.fold_in(rng, index), size, 1.0))
+      return self.session.sample(state, size, 1.0, jax.random.fold_in(rng, index)).values
 
     return metrics.evaluate_samples(
         generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),

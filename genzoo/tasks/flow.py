@@ -25,10 +25,10 @@ import functools
 import math
 from typing import ClassVar
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import flax.linen as nn
 import numpy as np
 import optax
 

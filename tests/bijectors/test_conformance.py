@@ -99,7 +99,7 @@ def flowpp_coupling(condition):
   """Flow++'s coupling: the mixture-CDF transformer with `nets.flowpp`'s gated attention
   conditioner, whose gated convolutions see the context [H, W, F], at perturbed parameters."""
   conditioner = FlowppConditioner(filters=4, blocks=1, out_channels=2, num_params=2 + 3 * 2, heads=2)
-  variables = conditioner.init(_key(16), images(_key(1))[..., :2], condition)
+  variables = jax.jit(conditioner.init)(_key(16), images(_key(1))[..., :2], condition)
   variables = jax.tree.map(lambda leaf: leaf + 0.1 * jax.random.normal(_key(17), leaf.shape), variables)
   return bijectors.Coupling(bijectors.SplitPartition(), functools.partial(conditioner.apply, variables),
                             bijectors.mixture_cdf_transformer(2), condition=condition)

@@ -1,5 +1,6 @@
-"""Flow++: the whole model's log-det against the dense Jacobian, the dequantisation flow's density,
-dropout only in training, and the structure errors a user can make."""
+"""Flow++: the dequantisation flow's density and dropout only in training (slow tier: 6 to 10 s of
+compilation each), and the structure errors a user can make. The whole model and its coupling go
+through the bijector kit (tests/bijectors/test_conformance.py) and the task kit, also slow."""
 
 import jax
 import jax.numpy as jnp
@@ -19,42 +20,32 @@ def perturbed(variables, key):
       else leaf + 0.05 * jax.random.normal(jax.random.fold_in(key, leaf.size), leaf.shape), variables)
 
 
-def test_whole_model_log_det_is_the_dense_jacobians_and_the_inverse_inverts():
-  model = FlowPlusPlus((4, 4, 1), checkerboard_couplings=(2, 1), channel_couplings=(0, 1), **TINY)
-  y = jax.random.uniform(jax.random.key(0), (2, 4, 4, 1), minval=0.05, maxval=0.95)
-  variables = perturbed(model.init(jax.random.key(1), y), jax.random.key(2))
-  z, log_det = model.apply(variables, y)
-  jacobian = jax.jacfwd(lambda flat: model.apply(variables, flat.reshape(1, 4, 4, 1))[0][0])(y[0].reshape(-1))
-  assert jnp.allclose(log_det[0], jnp.linalg.slogdet(jacobian)[1], rtol=1e-4, atol=1e-3)
-  y_back, inverse_log_det = model.apply(variables, z, inverse=True)
-  assert jnp.allclose(y_back, y, atol=1e-4)
-  assert jnp.allclose(inverse_log_det, -log_det, rtol=1e-4, atol=1e-3)
-
-
+@pytest.mark.slow
 def test_dequantization_flow_density_is_the_change_of_variables_of_its_noise():
   """log q(u | x) = log N(eps) - log|det du/deps|, with u in (0, 1) and a context that matters."""
   flow = DequantizationFlow((2, 4, 1), levels=17, couplings=2, **TINY)
   x = jax.random.randint(jax.random.key(0), (2, 2, 4, 1), 0, 17)
   eps = jax.random.normal(jax.random.key(1), x.shape)
-  variables = perturbed(flow.init(jax.random.key(2), x, eps), jax.random.key(3))
-  u, log_q = flow.apply(variables, x, eps)
+  variables = perturbed(jax.jit(flow.init)(jax.random.key(2), x, eps), jax.random.key(3))
+  u, log_q = jax.jit(flow.apply)(variables, x, eps)
   assert jnp.all((u > 0) & (u < 1))
-  jacobian = jax.jacfwd(lambda e: flow.apply(variables, x[:1], e.reshape(1, 2, 4, 1))[0][0].reshape(-1))(
+  jacobian = jax.jit(jax.jacfwd(lambda e: flow.apply(variables, x[:1], e.reshape(1, 2, 4, 1))[0][0].reshape(-1)))(
       eps[0].reshape(-1))
   log_noise = jnp.sum(jax.scipy.stats.norm.logpdf(eps[0]))
   assert jnp.allclose(log_q[0], log_noise - jnp.linalg.slogdet(jacobian)[1], rtol=1e-4, atol=1e-3)
-  other_x = flow.apply(variables, (x + 5) % 17, eps)[0]
+  other_x = jax.jit(flow.apply)(variables, (x + 5) % 17, eps)[0]
   assert not jnp.allclose(other_x, u)
 
 
+@pytest.mark.slow
 def test_dropout_acts_in_training_only():
   model = FlowPlusPlus((4, 4, 1), checkerboard_couplings=(1, 0), channel_couplings=(0, 1), **TINY)
   y = jax.random.uniform(jax.random.key(0), (2, 4, 4, 1))
-  variables = perturbed(model.init(jax.random.key(1), y), jax.random.key(2))
-  evaluations = [model.apply(variables, y, rngs={"dropout": jax.random.key(seed)})[0] for seed in (3, 4)]
-  assert jnp.array_equal(*evaluations)
-  training = [model.apply(variables, y, train=True, rngs={"dropout": jax.random.key(seed)})[0] for seed in (3, 4)]
-  assert not jnp.allclose(*training)
+  variables = perturbed(jax.jit(model.init)(jax.random.key(1), y), jax.random.key(2))
+  apply = jax.jit(lambda key, train: model.apply(variables, y, train=train, rngs={"dropout": key})[0],
+                  static_argnums=1)
+  assert jnp.array_equal(apply(jax.random.key(3), False), apply(jax.random.key(4), False))
+  assert not jnp.allclose(apply(jax.random.key(3), True), apply(jax.random.key(4), True))
 
 
 @pytest.mark.parametrize("shape, fields, message", [

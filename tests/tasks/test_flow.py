@@ -120,7 +120,7 @@ def test_glow_remat_changes_memory_not_the_gradient(experiment, key):
     config.model.remat = remat
     task = make_task(config, DIGITS)
     params = jax.jit(task.init)(key, batch)["params"]
-    y, _ = task.dequantizer(batch["image"], key)
+    y, _ = task.dequantizer(None, batch["image"], key)
     return jax.jit(jax.value_and_grad(lambda p: -jnp.mean(task.log_prob(p, y))))(params)
 
   (loss, grads), (loss_remat, grads_remat) = loss_and_grads(False), loss_and_grads(True)
