@@ -24,13 +24,13 @@ import jax
 import jax.numpy as jnp
 
 from genzoo import bijectors, checks
+from genzoo.bijectors._events import IMAGE_EVENT_NDIMS
 from genzoo.bijectors.squeeze import pair_adjacent
 from genzoo.errors import UserError
 from genzoo.models import flow_steps
 from genzoo.nets.flowpp import ContextProcessor, FlowppConditioner
 
 PREPROCESS = bijectors.Logit(alpha=0.05)  # [0, 1) -> logit(0.05 + 0.9 y), as the paper's code
-IMAGE_EVENT_NDIMS = 3
 
 
 class FlowppStep(nn.Module):
