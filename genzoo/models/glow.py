@@ -52,6 +52,8 @@ class Glow(nn.Module):
   num_steps: int = 32
   hidden: int = 512
   learn_split_prior: bool = True
+  learn_top_prior: bool = False
+  split_prior_per_position: bool = False
   remat: bool = True
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
@@ -78,8 +80,19 @@ class Glow(nn.Module):
       is_last = index == self.num_levels - 1
       prior = None
       if self.learn_split_prior and not is_last:
-        prior = SplitPrior(depth - depth // 2, name=f"split_prior{index}")
-      levels.append(bijectors.Level(
-          bijector=flow_steps.one_way_bijector(steps, inverse), squeeze=True, split=not is_last, prior=prior))
+        prior = SplitPrior(depth - depth // 2, self.split_prior_per_position, name=f"split_prior{index}")
+      bijector = flow_steps.one_way_bijector(steps, inverse)
+      if self.learn_top_prior and is_last:
+        bijector = distrax.Chain([self._top_prior(inner_shapes[-1]), bijector])
+      levels.append(bijectors.Level(bijector=bijector, squeeze=True, split=not is_last, prior=prior))
     return levels
+
+  def _top_prior(self, shape: tuple[int, int, int]) -> distrax.Bijector:
+    """Glow's learned prior on the top latents (`learntop` in the paper's code), per position:
+    z = h * exp(log_scale) + shift with z ~ N(0, I) is h ~ N(-shift * exp(-log_scale),
+    exp(-2 log_scale)). Written as the flow's last bijector, the base stays N(0, I), so sampling
+    at a temperature scales the learned standard deviations. Starts as the identity."""
+    shift = self.param("top_prior_shift", nn.initializers.zeros, shape)
+    log_scale = self.param("top_prior_log_scale", nn.initializers.zeros, shape)
+    return distrax.Block(distrax.ScalarAffine(shift=shift, log_scale=log_scale), 3)
 

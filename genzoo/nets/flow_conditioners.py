@@ -90,13 +90,17 @@ class MLPConditioner(nn.Module):
 
 
 class SplitPrior(nn.Module):
-  """Glow's learned prior on a split-off half: (mean, log_scale) = zero conv of the kept half."""
+  """Glow's learned prior on a split-off half: (mean, log_scale) = zero conv of the kept half;
+  with `per_position`, plus a learned term of its own for every position and channel."""
 
   out_channels: int
+  per_position: bool = False
 
   @nn.compact
   def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
     h, batch = fold_batch(h, 3)
     out = ZeroConv(2 * self.out_channels)(h)
+    if self.per_position:
+      out = out + self.param("position_bias", nn.initializers.zeros, out.shape[1:])
     mean, log_scale = jnp.split(out.reshape(batch + out.shape[1:]), 2, axis=-1)
     return mean, log_scale

@@ -12,6 +12,7 @@ from genzoo import bijectors
 from genzoo import runner
 from genzoo.data import image_spec, vector_spec
 from genzoo.errors import UserError
+from genzoo.models.glow import Glow
 from genzoo.tasks import make_task
 from genzoo.tasks import flow as flow_task
 from genzoo.tasks.flow import FlowTask, StandardNormal
@@ -53,6 +54,26 @@ def test_samples_inverted_back_give_their_latents(flow, key):
   y = jax.jit(task.decode)(state["params"], z)
   z_back, _ = jax.jit(task.model.apply)({"params": state["params"]}, y)
   np.testing.assert_allclose(z_back, z, atol=1e-4)
+
+
+def test_glow_learned_top_prior_is_an_affine_map_of_the_top_latents(key):
+  """Glow's learned top prior changes only the top latents, z_top = h * exp(log_scale) + shift per
+  position, and adds sum(log_scale) to the log-det: h ~ N(-shift / exp(log_scale), exp(-log_scale)^2)."""
+  shape = (8, 8, 1)
+  y = jax.random.uniform(key, (3,) + shape)
+  model = Glow(shape, num_levels=2, num_steps=1, hidden=4, learn_top_prior=True)
+  params = jax.jit(model.init)(key, y)["params"]
+  top_shape = params["top_prior_shift"].shape
+  assert top_shape == (2, 2, 8)  # two squeezes, half the channels split off after the first
+  shift, log_scale = 0.5 * jax.random.normal(jax.random.fold_in(key, 1), (2,) + top_shape)
+  params = {**params, "top_prior_shift": shift, "top_prior_log_scale": log_scale}
+  z, log_det = jax.jit(model.apply)({"params": params}, y)
+  without = {name: value for name, value in params.items() if not name.startswith("top_prior")}
+  z_h, log_det_h = jax.jit(model.clone(learn_top_prior=False).apply)({"params": without}, y)
+  top = shift.size  # the top latents come last in the flat latent vector
+  np.testing.assert_allclose(z[:, :-top], z_h[:, :-top], atol=1e-6)
+  np.testing.assert_allclose(z[:, -top:], z_h[:, -top:] * jnp.exp(log_scale).ravel() + shift.ravel(), atol=1e-5)
+  np.testing.assert_allclose(log_det, log_det_h + log_scale.sum(), rtol=1e-5)
 
 
 def test_log_prob_of_a_2d_flow_integrates_to_one(key):
@@ -161,7 +182,8 @@ def test_flow_models_are_built_from_their_config_keys(experiment):
   assert (task.model.num_steps, task.model.hidden, task.model.event_shape) == (2, 8, (8, 8, 1))
   config.model.num_scales = 2  # a RealNVP setting
   with pytest.raises(ValueError, match=r"model.num_scales is not a setting of the Glow model; its settings: "
-                     r"\['hidden', 'learn_split_prior', 'num_levels', 'num_steps', 'remat'\]"):
+                     r"\['hidden', 'learn_split_prior', 'learn_top_prior', 'num_levels', 'num_steps', 'remat', "
+                     r"'split_prior_per_position'\]"):
     make_task(config, DIGITS)
 
 
