@@ -53,6 +53,14 @@ def strided_patches_4x4(x: jax.Array) -> jax.Array:
       [padded[:, i : i + height : 2, j : j + width : 2] for i in range(4) for j in range(4)], axis=-1)
 
 
+def strided_patches_3x3(x: jax.Array) -> jax.Array:
+  """[B, 2H + 1, 2W + 1, C] -> [B, H, W, 9C]: the 3x3 'VALID' neighbourhoods at stride 2 (after
+  `resample.blur`, a downsampling 3x3 convolution)."""
+  height, width = (x.shape[1] - 1) // 2, (x.shape[2] - 1) // 2
+  return jnp.concatenate(
+      [x[:, i : i + 2 * height : 2, j : j + 2 * width : 2] for i in range(3) for j in range(3)], axis=-1)
+
+
 def interleave_phases(phases: list[list[jax.Array]]) -> jax.Array:
   """phases[a][b] [B, H, W, C] -> [B, 2H, 2W, C] with out[2p + a, 2q + b] = phases[a][b][p, q]."""
   stacked = jnp.stack([jnp.stack(row, axis=3) for row in phases], axis=2)  # [B, H, 2, W, 2, C]
@@ -60,25 +68,29 @@ def interleave_phases(phases: list[list[jax.Array]]) -> jax.Array:
   return stacked.reshape(batch, 2 * height, 2 * width, depth)
 
 
-class Conv3x3(nn.Module):
-  """A 3x3 'SAME' convolution with bias, the function and parameters of `nn.Conv(F, (3, 3))`.
+def conv_3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """[B, H, W, C_in] * kernel [3, 3, C_in, C_out], 'SAME', no bias.
 
-  Patches [.., 9 C_in] @ kernel when C_in <= features; otherwise x @ kernel [C_in, 9 features]
-  gives every pixel's 9 tap outputs, which `sum_shifted_taps` adds up where they belong."""
+  Patches [.., 9 C_in] @ kernel when C_in <= C_out; otherwise x @ kernel [C_in, 9 C_out] gives
+  every pixel's 9 tap outputs, which `sum_shifted_taps` adds up where they belong."""
+  in_features, out_features = kernel.shape[2], kernel.shape[3]
+  if in_features <= out_features:
+    return patches_3x3(x) @ kernel.reshape(9 * in_features, out_features)
+  return sum_shifted_taps(x @ kernel.transpose(2, 0, 1, 3).reshape(in_features, 9 * out_features))
+
+
+class Conv3x3(nn.Module):
+  """A 3x3 'SAME' convolution with bias, the function and parameters of `nn.Conv(F, (3, 3))`,
+  computed by `conv_3x3`."""
 
   features: int
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    in_features = x.shape[-1]
-    kernel = self.param("kernel", self.kernel_init, (3, 3, in_features, self.features))
+    kernel = self.param("kernel", self.kernel_init, (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    if in_features <= self.features:
-      y = patches_3x3(x) @ kernel.reshape(9 * in_features, self.features)
-    else:
-      y = sum_shifted_taps(x @ kernel.transpose(2, 0, 1, 3).reshape(in_features, 9 * self.features))
-    return y + bias
+    return conv_3x3(x, kernel) + bias
 
 
 class StridedConv4x4(nn.Module):

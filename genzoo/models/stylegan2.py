@@ -1,0 +1,376 @@
+"""StyleGAN2 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN") as GAN
+players, sized as in the ADA paper's code (Karras et al. 2020, "Training Generative Adversarial
+Networks with Limited Data").
+
+Generator: a mapping network z -> w (2nd-moment normalised z, `mapping_layers` dense layers at a
+0.01 learning-rate multiplier) with a tracked average of w for the truncation trick; a synthesis
+network from a learned 4x4 constant, with per resolution two modulated 3x3 convolutions (the
+first after a 2x FIR upsampling), per-pixel noise with a learned strength, and a 1x1 modulated
+to-RGB layer whose outputs are upsampled and summed over resolutions ("skip" architecture).
+Discriminator: residual ("resnet" architecture): from-RGB at full resolution, per resolution a
+3x3 convolution and a downsampling 3x3 convolution beside a downsampling 1x1 shortcut, both
+scaled by sqrt(1/2); then minibatch standard deviation, a 3x3 convolution, a dense layer and
+the logit. Widths are min(channel_base / resolution, channel_max) at each resolution.
+
+Every layer uses the equalised learning rate (Karras et al. 2018, ProGAN, sec. 4.1): weights are
+stored ~ N(0, 1 / m^2) and used as w * m / sqrt(fan_in), biases used as b * m (m: the layer's
+learning-rate multiplier). Leaky ReLUs (slope 0.2) are scaled by sqrt(2).
+"""
+
+import math
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from genzoo import checks
+from genzoo.errors import UserError
+from genzoo.models.players import WeightsOnly
+from genzoo.nets.conv import fold_batch
+from genzoo.nets.matmul_conv import conv_3x3, strided_patches_3x3
+from genzoo.nets.resample import blur, downsample_2x, upsample_2x
+
+LRELU_SLOPE = 0.2
+NOISE_MODES = ("random", "const", "none")
+MODCONV_FORMS = ("auto", "matmul", "grouped")
+
+
+def lrelu(x: jax.Array) -> jax.Array:
+  """Leaky ReLU with slope 0.2, times sqrt(2) so that it keeps a unit second moment."""
+  return jax.nn.leaky_relu(x, LRELU_SLOPE) * math.sqrt(2.0)
+
+
+def normalize_2nd_moment(x: jax.Array, eps: float = 1e-8) -> jax.Array:
+  return x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + eps)
+
+
+def square_power_of_two_side(image_shape: tuple[int, ...]) -> int:
+  """The side of a square image whose side is a power of 2 of at least 4; otherwise a UserError."""
+  height, width = image_shape[0], image_shape[1]
+  if height != width or height < 4 or height & (height - 1):
+    raise UserError(f"StyleGAN2 needs square images whose side is a power of 2 (at least 4), got "
+                    f"{height}x{width}; for 28x28 MNIST set data.pad=2 (32x32)")
+  return height
+
+
+def widths(channel_base: int, channel_max: int):
+  """Resolution -> channels: min(channel_base // resolution, channel_max)."""
+  return lambda resolution: min(channel_base // resolution, channel_max)
+
+
+# -- modulated convolution -------------------------------------------------------------------------
+
+
+def demodulation(weight: jax.Array, styles: jax.Array) -> jax.Array:
+  """[N, C_out]: 1 / sqrt(sum over taps and inputs of (w * s_n)^2 + 1e-8), the factor that gives
+  every output unit variance for unit-variance inputs (StyleGAN2, eq. 3)."""
+  return jax.lax.rsqrt(jnp.square(styles) @ jnp.sum(jnp.square(weight), axis=(0, 1)) + 1e-8)
+
+
+def modulated_conv_matmul(x: jax.Array, weight: jax.Array, styles: jax.Array, demodulate: bool) -> jax.Array:
+  """The form for CPUs: the styles scale the activations instead of the weights, so the whole batch
+  shares one kernel and one matmul, conv(x * s_n, w) * d_n ('SAME', kernel 1x1 or 3x3)."""
+  modulated = x * styles[:, None, None, :]
+  y = conv_3x3(modulated, weight) if weight.shape[0] == 3 else modulated @ weight[0, 0]
+  return y * demodulation(weight, styles)[:, None, None, :] if demodulate else y
+
+
+def modulated_conv_grouped(x: jax.Array, weight: jax.Array, styles: jax.Array, demodulate: bool) -> jax.Array:
+  """The form for GPUs: per-example kernels w * s_n (* d_n), run as one grouped convolution with a
+  group per example."""
+  batch, height, width, in_features = x.shape
+  size, out_features = weight.shape[0], weight.shape[-1]
+  kernels = weight[None] * styles[:, None, None, :, None]
+  if demodulate:
+    kernels = kernels * demodulation(weight, styles)[:, None, None, None, :]
+  y = jax.lax.conv_general_dilated(
+      x.transpose(1, 2, 0, 3).reshape(1, height, width, batch * in_features),
+      kernels.transpose(1, 2, 3, 0, 4).reshape(size, size, in_features, batch * out_features),
+      window_strides=(1, 1), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+      feature_group_count=batch)
+  return y.reshape(height, width, batch, out_features).transpose(2, 0, 1, 3)
+
+
+MODULATED_CONVS = {"matmul": modulated_conv_matmul, "grouped": modulated_conv_grouped}
+
+
+def modulated_conv(form: str):
+  """The modulated convolution of `form`; "auto" is the matmul form on CPUs, grouped elsewhere."""
+  if form == "auto":
+    form = "matmul" if jax.default_backend() == "cpu" else "grouped"
+  return MODULATED_CONVS[form]
+
+
+# -- layers ------------------------------------------------------------------------------------
+
+
+class EqualizedDense(nn.Module):
+  features: int
+  lr_multiplier: float = 1.0
+  bias_init: float = 0.0
+  activation: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    fan_in = x.shape[-1]
+    kernel = self.param("kernel", nn.initializers.normal(1.0 / self.lr_multiplier), (fan_in, self.features))
+    bias = self.param("bias", nn.initializers.constant(self.bias_init), (self.features,))
+    y = x @ (kernel * (self.lr_multiplier / math.sqrt(fan_in))) + bias * self.lr_multiplier
+    return lrelu(y) if self.activation else y
+
+
+class EqualizedConv(nn.Module):
+  """A 1x1 or 3x3 convolution, optionally downsampling 2x (FIR filter, then stride 2), with an
+  optional bias and activation; the output is scaled by `gain` (sqrt(1/2) on residual paths)."""
+
+  features: int
+  kernel_size: int = 3
+  down: bool = False
+  use_bias: bool = True
+  activation: bool = True
+  gain: float = 1.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    in_features, size = x.shape[-1], self.kernel_size
+    kernel = self.param("kernel", nn.initializers.normal(1.0), (size, size, in_features, self.features))
+    kernel = kernel / math.sqrt(size * size * in_features)
+    if size == 1:
+      y = (downsample_2x(x) if self.down else x) @ kernel[0, 0]
+    elif self.down:
+      y = strided_patches_3x3(blur(x)) @ kernel.reshape(9 * in_features, self.features)
+    else:
+      y = conv_3x3(x, kernel)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+    return (lrelu(y) if self.activation else y) * self.gain
+
+
+class SynthesisLayer(nn.Module):
+  """Modulated 3x3 convolution (after a 2x upsampling if `up`), noise, bias, activation."""
+
+  features: int
+  up: bool
+  noise_mode: str
+  modconv: str
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    in_features = x.shape[-1]
+    styles = EqualizedDense(in_features, bias_init=1.0, name="affine")(w)
+    weight = self.param("kernel", nn.initializers.normal(1.0), (3, 3, in_features, self.features))
+    if self.up:
+      x = upsample_2x(x)
+    x = modulated_conv(self.modconv)(x, weight, styles, demodulate=True)
+    x = x + self.noise(x.shape) * self.param("noise_strength", nn.initializers.zeros, ())
+    return lrelu(x + self.param("bias", nn.initializers.zeros, (self.features,)))
+
+  def noise(self, shape: tuple[int, ...]) -> jax.Array:
+    """Per-pixel N(0, 1) noise [N, H, W, 1], shared by the channels: fresh from the "noise"
+    stream, or the layer's fixed draw (made at initialisation) for reproducible images."""
+    fixed = self.variable("noise_const", "noise", lambda: jax.random.normal(self.make_rng("params"), shape[1:3] + (1,)))
+    if self.noise_mode == "random":
+      return jax.random.normal(self.make_rng("noise"), shape[:3] + (1,))
+    if self.noise_mode == "const":
+      return jnp.broadcast_to(fixed.value, shape[:3] + (1,))
+    return jnp.zeros(shape[:3] + (1,))
+
+
+class ToRGB(nn.Module):
+  """Modulated 1x1 convolution to the image channels, not demodulated, plus bias."""
+
+  channels: int
+  modconv: str
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    in_features = x.shape[-1]
+    styles = EqualizedDense(in_features, bias_init=1.0, name="affine")(w) / math.sqrt(in_features)
+    weight = self.param("kernel", nn.initializers.normal(1.0), (1, 1, in_features, self.channels))
+    y = modulated_conv(self.modconv)(x, weight, styles, demodulate=False)
+    return y + self.param("bias", nn.initializers.zeros, (self.channels,))
+
+
+class MappingNetwork(nn.Module):
+  """z [N, Z] -> w [N, w_dim], and the moving average of w that truncation pulls towards."""
+
+  w_dim: int
+  num_layers: int
+  lr_multiplier: float
+  w_avg_beta: float
+
+  @nn.compact
+  def __call__(self, z: jax.Array, update_average: bool) -> jax.Array:
+    w = normalize_2nd_moment(z)
+    for _ in range(self.num_layers):
+      w = EqualizedDense(self.w_dim, lr_multiplier=self.lr_multiplier, activation=True)(w)
+    average = self.variable("w_avg", "w_avg", jnp.zeros, (self.w_dim,))
+    if update_average and not self.is_initializing():
+      average.value = jnp.mean(w, axis=0) + self.w_avg_beta * (average.value - jnp.mean(w, axis=0))
+    return w
+
+
+class SynthesisNetwork(nn.Module):
+  """Styles ws [N, num_ws, w_dim] -> images [N, H, W, C]; layer i takes ws[:, i]."""
+
+  image_shape: tuple[int, int, int]
+  channel_base: int
+  channel_max: int
+  noise_mode: str
+  modconv: str
+
+  @staticmethod
+  def num_ws(side: int) -> int:
+    """Two styles per resolution from 8 on, one for the 4x4 convolution and one for the last to-RGB."""
+    return 2 * int(math.log2(side)) - 2
+
+  @nn.compact
+  def __call__(self, ws: jax.Array) -> jax.Array:
+    side, channels = square_power_of_two_side(self.image_shape), self.image_shape[-1]
+    width = widths(self.channel_base, self.channel_max)
+    const = self.param("const", nn.initializers.normal(1.0), (4, 4, width(4)))
+    x = jnp.broadcast_to(const, (ws.shape[0],) + const.shape)
+    x = SynthesisLayer(width(4), False, self.noise_mode, self.modconv)(x, ws[:, 0])
+    image = ToRGB(channels, self.modconv)(x, ws[:, 1])
+    index, resolution = 1, 8
+    while resolution <= side:
+      x = SynthesisLayer(width(resolution), True, self.noise_mode, self.modconv)(x, ws[:, index])
+      x = SynthesisLayer(width(resolution), False, self.noise_mode, self.modconv)(x, ws[:, index + 1])
+      image = upsample_2x(image) + ToRGB(channels, self.modconv)(x, ws[:, index + 2])
+      index, resolution = index + 2, resolution * 2
+    return image
+
+
+# -- the players ---------------------------------------------------------------------------------
+
+CHANNEL_KEYS = {"channel_base": "model.channel_base", "channel_max": "model.channel_max"}
+CHANNEL_RULES = {"model.channel_base": checks.at_least(4), "model.channel_max": checks.at_least(1)}
+
+
+class StyleGAN2Generator(nn.Module):
+  """Latents z [..., Z] -> images [..., H, W, C] (about [-1, 1]; not squashed, as published).
+
+  In training (`train=True`), with probability `style_mixing_prob` the layers from a random
+  crossover on take the w of a second latent (style mixing regularisation, StyleGAN sec. 3.1),
+  and the average of w moves towards the batch's. At sampling, `truncation_psi` < 1 pulls w
+  towards that average in the first `truncation_cutoff` layers (all if None)."""
+
+  image_shape: tuple[int, int, int]
+  w_dim: int = 512
+  mapping_layers: int = 8
+  channel_base: int = 32768
+  channel_max: int = 512
+  style_mixing_prob: float = 0.9
+  truncation_psi: float = 1.0
+  truncation_cutoff: int | None = None
+  noise_mode: str = "random"
+  modconv: str = "auto"
+  mapping_lr_multiplier: float = 0.01
+  w_avg_beta: float = 0.995
+
+  CONFIG_KEYS: ClassVar[dict[str, str]] = {
+      **CHANNEL_KEYS, "w_dim": "model.w_dim", "mapping_layers": "model.mapping_layers",
+      "style_mixing_prob": "loss.style_mixing_prob", "modconv": "model.modconv"}
+  CONFIG_RULES: ClassVar[dict] = {
+      **CHANNEL_RULES, "model.w_dim": checks.at_least(1), "model.mapping_layers": checks.at_least(1),
+      "loss.style_mixing_prob": checks.fraction(upper_inclusive=True), "model.modconv": checks.one_of(MODCONV_FORMS)}
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("w_avg",)
+  RNG_STREAMS: ClassVar[tuple[str, ...]] = ("noise", "mixing")
+  EMA_POLICY: ClassVar = WeightsOnly()
+
+  def setup(self):
+    self.mapping = MappingNetwork(self.w_dim, self.mapping_layers, self.mapping_lr_multiplier, self.w_avg_beta)
+    self.synthesis = SynthesisNetwork(self.image_shape, self.channel_base, self.channel_max, self.noise_mode,
+                                      self.modconv)
+
+  def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels  # unconditional
+    if self.noise_mode not in NOISE_MODES:
+      raise UserError(f"unknown StyleGAN2 noise mode {self.noise_mode!r}; known: {list(NOISE_MODES)}")
+    z, batch_shape = fold_batch(z, 1)
+    ws = self.styles(z, train)
+    return self.synthesis(ws).reshape(batch_shape + tuple(self.image_shape))
+
+  def styles(self, z: jax.Array, train: bool) -> jax.Array:
+    """ws [N, num_ws, w_dim]: w broadcast to every layer, mixed in training, truncated at sampling."""
+    num_ws = SynthesisNetwork.num_ws(square_power_of_two_side(self.image_shape))
+    w = self.mapping(z, update_average=train)
+    ws = jnp.broadcast_to(w[:, None], (w.shape[0], num_ws, w.shape[-1]))
+    if train and self.style_mixing_prob > 0:
+      ws = self.mix_styles(ws, z.shape[-1])
+    return self.truncate(ws)
+
+  def mix_styles(self, ws: jax.Array, latent_dim: int) -> jax.Array:
+    """Layers from a crossover drawn uniformly in [1, num_ws) take a second latent's w, for the
+    whole batch with probability `style_mixing_prob` (as the ADA paper's code does)."""
+    z_rng, cut_rng, mix_rng = jax.random.split(self.make_rng("mixing"), 3)
+    batch, num_ws, _ = ws.shape
+    other = self.mapping(jax.random.normal(z_rng, (batch, latent_dim)), update_average=False)
+    cutoff = jax.random.randint(cut_rng, (), 1, num_ws)
+    cutoff = jnp.where(jax.random.uniform(mix_rng, ()) < self.style_mixing_prob, cutoff, num_ws)
+    return jnp.where(jnp.arange(num_ws)[None, :, None] < cutoff, ws, other[:, None])
+
+  def truncate(self, ws: jax.Array) -> jax.Array:
+    """w_avg + psi (w - w_avg) in the first `truncation_cutoff` layers (the truncation trick)."""
+    if self.truncation_psi == 1.0:
+      return ws
+    average = self.mapping.variables["w_avg"]["w_avg"]
+    layers = ws.shape[1] if self.truncation_cutoff is None else self.truncation_cutoff
+    truncated = average + self.truncation_psi * (ws - average)
+    return jnp.where(jnp.arange(ws.shape[1])[None, :, None] < layers, truncated, ws)
+
+
+def minibatch_stddev(x: jax.Array, group_size: int, num_channels: int) -> jax.Array:
+  """Appends `num_channels` feature maps: the standard deviation over groups of consecutive
+  examples, averaged over positions and each channel slice (Karras et al. 2018, ProGAN, sec. 3).
+
+  Groups are consecutive examples (the paper's code strides them), because the GAN task shows the
+  discriminator reals then fakes in one batch: a group never mixes the two. The group size is the
+  largest divisor of the batch up to `group_size`."""
+  batch, height, width, channels = x.shape
+  group = math.gcd(batch, group_size)
+  y = x.reshape(batch // group, group, height, width, num_channels, channels // num_channels)
+  y = jnp.sqrt(jnp.var(y, axis=1) + 1e-8)  # [groups, H, W, F, c]
+  y = jnp.mean(y, axis=(1, 2, 4))  # [groups, F]
+  y = jnp.broadcast_to(jnp.repeat(y, group, axis=0)[:, None, None, :], (batch, height, width, num_channels))
+  return jnp.concatenate([x, y], axis=-1)
+
+
+class DiscriminatorBlock(nn.Module):
+  inner_features: int
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    shortcut = EqualizedConv(self.features, 1, down=True, use_bias=False, activation=False,
+                             gain=math.sqrt(0.5), name="shortcut")(x)
+    x = EqualizedConv(self.inner_features, 3)(x)
+    return shortcut + EqualizedConv(self.features, 3, down=True, gain=math.sqrt(0.5))(x)
+
+
+class StyleGAN2Discriminator(nn.Module):
+  """Images [..., H, W, C] -> one logit per image [...]."""
+
+  channel_base: int = 32768
+  channel_max: int = 512
+  mbstd_group_size: int = 4
+  mbstd_channels: int = 1
+
+  CONFIG_KEYS: ClassVar[dict[str, str]] = CHANNEL_KEYS
+  CONFIG_RULES: ClassVar[dict] = CHANNEL_RULES
+  STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
+    del labels, train  # unconditional; the same function in training and evaluation
+    resolution = square_power_of_two_side(x.shape[-3:])
+    width = widths(self.channel_base, self.channel_max)
+    x, batch_shape = fold_batch(x, 3)
+    h = EqualizedConv(width(resolution), 1, name="from_rgb")(x)
+    while resolution > 4:
+      h = DiscriminatorBlock(width(resolution), width(resolution // 2))(h)
+      resolution //= 2
+    h = EqualizedConv(width(4), 3)(minibatch_stddev(h, self.mbstd_group_size, self.mbstd_channels))
+    h = EqualizedDense(width(4), activation=True)(h.reshape(h.shape[0], -1))
+    return EqualizedDense(1)(h)[:, 0].reshape(batch_shape)

@@ -1,0 +1,105 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genzoo.errors import UserError
+from genzoo.models import stylegan2
+from genzoo.nets import resample
+
+FIR = np.array([1.0, 3.0, 3.0, 1.0])
+
+
+def tiny_generator(**fields):
+  return stylegan2.StyleGAN2Generator((8, 8, 1), w_dim=16, mapping_layers=2, channel_base=64, channel_max=16,
+                                      **fields)
+
+
+def generator_variables(generator, key, z):
+  return generator.init({"params": key, "noise": key, "mixing": key}, z, None, train=False)
+
+
+def test_demodulated_outputs_have_unit_variance_per_channel(key):
+  """For unit-variance inputs, every output channel of a demodulated convolution has unit variance
+  whatever the weights and styles (StyleGAN2, eq. 3); away from the zero-padded border."""
+  keys = jax.random.split(key, 3)
+  x = jax.random.normal(keys[0], (64, 12, 12, 16))
+  weight = jax.random.normal(keys[1], (3, 3, 16, 8)) * jnp.linspace(0.1, 3.0, 8)
+  styles = jnp.exp(0.5 * jax.random.normal(keys[2], (64, 16)))
+  y = stylegan2.modulated_conv_matmul(x, weight, styles, demodulate=True)[:, 1:-1, 1:-1]
+  np.testing.assert_allclose(jnp.var(y, axis=(0, 1, 2)), 1.0, atol=0.08)
+
+
+@pytest.mark.parametrize("size", [1, 3])
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_cpu_and_gpu_forms_of_the_modulated_convolution_agree(key, size, demodulate):
+  keys = jax.random.split(key, 3)
+  x = jax.random.normal(keys[0], (3, 6, 6, 5))
+  weight = jax.random.normal(keys[1], (size, size, 5, 7))
+  styles = jax.random.normal(keys[2], (3, 5))
+  np.testing.assert_allclose(stylegan2.modulated_conv_matmul(x, weight, styles, demodulate),
+                             stylegan2.modulated_conv_grouped(x, weight, styles, demodulate), atol=1e-4)
+
+
+def _reference(x: np.ndarray, axis_filter) -> np.ndarray:
+  """Applies a 1-D function of a vector along both spatial axes of [B, H, W, C]."""
+  x = np.apply_along_axis(axis_filter, 1, x)
+  return np.apply_along_axis(axis_filter, 2, x)
+
+
+def _upsample_1d(v):
+  zeros = np.zeros(2 * len(v))
+  zeros[::2] = v
+  return np.convolve(zeros, FIR / 4.0)[1:2 * len(v) + 1]
+
+
+def test_fir_resampling_is_the_filter_with_zero_padding(key):
+  x = np.asarray(jax.random.normal(key, (2, 6, 6, 3)))
+  np.testing.assert_allclose(resample.upsample_2x(x), _reference(x, _upsample_1d), atol=1e-5)
+  np.testing.assert_allclose(resample.downsample_2x(x), _reference(x, lambda v: np.convolve(v, FIR / 8.0)[2::2][:len(v) // 2]),
+                             atol=1e-5)
+  np.testing.assert_allclose(resample.blur(x), _reference(x, lambda v: np.convolve(v, FIR / 8.0)[1:len(v) + 2]), atol=1e-5)
+
+
+def test_truncation_at_psi_zero_gives_the_average_image_for_every_latent(key):
+  z = jax.random.normal(key, (4, 8))
+  generator = tiny_generator(truncation_psi=0.0, noise_mode="const")
+  variables = generator_variables(generator, key, z)
+  variables = {**variables, "w_avg": {"mapping": {"w_avg": jax.random.normal(jax.random.fold_in(key, 1), (16,))}}}
+  images = generator.apply(variables, z, None, train=False)
+  np.testing.assert_allclose(images, jnp.broadcast_to(images[:1], images.shape), atol=1e-5)
+  assert float(jnp.std(images[0])) > 0  # the average image, not a constant
+
+
+def test_training_moves_the_average_w_and_mixes_styles_from_a_crossover(key):
+  z = jax.random.normal(key, (4, 8))
+  generator = tiny_generator(style_mixing_prob=1.0)
+  variables = generator_variables(generator, key, z)
+  rngs = {"noise": key, "mixing": jax.random.fold_in(key, 2)}
+  ws, state = generator.apply(variables, z, True, rngs=rngs, mutable=["w_avg"], method="styles")
+  assert float(jnp.abs(state["w_avg"]["mapping"]["w_avg"]).sum()) > 0  # was zero
+  same_as_first = jnp.all(jnp.isclose(ws, ws[:, :1]), axis=(0, 2))
+  crossover = int(jnp.argmin(same_as_first))
+  assert 1 <= crossover < ws.shape[1] and not bool(jnp.any(same_as_first[crossover:]))
+  ws_eval = generator.apply(variables, z, False, rngs=rngs, method="styles")
+  np.testing.assert_array_equal(ws_eval, jnp.broadcast_to(ws_eval[:, :1], ws_eval.shape))
+
+
+def test_minibatch_stddev_groups_consecutive_examples(key):
+  """Reals then fakes in one batch: the statistic of a group depends on its own examples only."""
+  x = jax.random.normal(key, (8, 4, 4, 6))
+  y = stylegan2.minibatch_stddev(x, 4, 1)
+  y_changed = stylegan2.minibatch_stddev(x.at[5].multiply(3.0), 4, 1)
+  np.testing.assert_array_equal(y[:4, ..., -1], y_changed[:4, ..., -1])
+  assert not np.allclose(y[4:, ..., -1], y_changed[4:, ..., -1])
+  assert stylegan2.minibatch_stddev(x[:6], 4, 1).shape == (6, 4, 4, 7)  # groups of 2 when 4 does not divide 6
+
+
+def test_discriminator_scores_each_image_and_refuses_other_sides(key):
+  discriminator = stylegan2.StyleGAN2Discriminator(channel_base=64, channel_max=16)
+  images = jax.random.normal(key, (4, 8, 8, 1))
+  variables = discriminator.init(key, images, None, train=False)
+  assert discriminator.apply(variables, images, None, train=True).shape == (4,)
+  with pytest.raises(UserError, match=r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), "
+                     r"got 28x28; for 28x28 MNIST set data.pad=2 \(32x32\)"):
+    discriminator.init(key, jnp.zeros((2, 28, 28, 1)), None, train=False)
