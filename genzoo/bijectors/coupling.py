@@ -13,6 +13,7 @@ Any piece can be swapped on its own:
     `affine_transformer` is RealNVP's and Glow's affine map with a bounded log-scale:
       "tanh":    log_s = tanh(raw) * tanh_scale   (RealNVP; `tanh_scale` per channel, default 1)
       "sigmoid": log_s = log sigmoid(raw + 2)     (Glow; scales start near 0.88 and never exceed 1)
+    and, with `shift_first`, shifts before it scales: (x + shift) * exp(log_s), as normflows' Glow.
 """
 
 import dataclasses
@@ -39,15 +40,18 @@ def bounded_log_scale(raw: jax.Array, form: str, tanh_scale: jax.Array | float =
   raise ValueError(f"unknown coupling scale form {form!r}; known: {list(SCALE_FORMS)}")
 
 
-def affine_transformer(scale_form: str = "sigmoid", tanh_scale: jax.Array | float = 1.0) -> Transformer:
-  """(shift, raw) -> the elementwise affine map x * exp(log_s) + shift, log_s bounded by
-  `scale_form` (see the module docstring). Its conditioner returns 2 parameters per entry."""
+def affine_transformer(scale_form: str = "sigmoid", tanh_scale: jax.Array | float = 1.0,
+                       shift_first: bool = False) -> Transformer:
+  """(shift, raw) -> the elementwise affine map x * exp(log_s) + shift, or (x + shift) * exp(log_s)
+  with `shift_first`; log_s bounded by `scale_form` (see the module docstring). Its conditioner
+  returns 2 parameters per entry."""
   if scale_form not in SCALE_FORMS:
     raise ValueError(f"unknown coupling scale form {scale_form!r}; known: {list(SCALE_FORMS)}")
 
   def transformer(params) -> distrax.Bijector:
     shift, raw = params
-    return distrax.ScalarAffine(shift=shift, log_scale=bounded_log_scale(raw, scale_form, tanh_scale))
+    log_scale = bounded_log_scale(raw, scale_form, tanh_scale)
+    return distrax.ScalarAffine(shift=shift * jnp.exp(log_scale) if shift_first else shift, log_scale=log_scale)
 
   return transformer
 

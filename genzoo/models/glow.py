@@ -22,6 +22,7 @@ class GlowStep(nn.Module):
   """One step of flow, the body that `flow_steps.scanned_steps` repeats."""
 
   hidden: int
+  shift_first: bool
   reverse: bool = False
 
   @nn.compact
@@ -33,7 +34,7 @@ class GlowStep(nn.Module):
     norm, conv = flow_steps.actnorm(self, h), flow_steps.lu_conv(self, depth)
     coupling = bijectors.Coupling(
         bijectors.SplitPartition(), GlowConditioner(self.hidden, depth - depth // 2),
-        bijectors.affine_transformer("sigmoid"))
+        bijectors.affine_transformer("sigmoid", shift_first=self.shift_first))
     step = distrax.Chain([coupling, conv, norm])
     h, step_log_det = step.inverse_and_log_det(h) if self.reverse else step.forward_and_log_det(h)
     return (h, log_det + step_log_det), None
@@ -54,6 +55,7 @@ class Glow(nn.Module):
   learn_split_prior: bool = True
   learn_top_prior: bool = False
   split_prior_per_position: bool = False
+  coupling_shift_first: bool = False
   remat: bool = True
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
@@ -76,7 +78,7 @@ class Glow(nn.Module):
     levels = [bijectors.Level(CENTRE, squeeze=False, split=False)]
     for index, (_, _, depth) in enumerate(inner_shapes):
       steps = flow_steps.scanned_steps(GlowStep, self.num_steps, inverse, self.remat, name=f"level{index}",
-                                       hidden=self.hidden)
+                                       hidden=self.hidden, shift_first=self.coupling_shift_first)
       is_last = index == self.num_levels - 1
       prior = None
       if self.learn_split_prior and not is_last:

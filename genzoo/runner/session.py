@@ -130,8 +130,8 @@ class Session:
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
     values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature))
     if failures:
-      chief_warn(f"{int(failures)} of {np.size(values)} sampled values could not be computed (the model's "
-                 "numerical inverse did not reach its tolerance) and are shown as 0")
+      chief_warn(f"{int(failures)} of {np.size(values)} sampled values could not be computed (not finite: a "
+                 "numerical inverse short of its tolerance, or an overflow in the inverse) and are shown as 0")
     return Samples(np.asarray(values), self.spec.x)
 
   def render(self, state, samples: Samples, columns: int | None = None) -> Picture:

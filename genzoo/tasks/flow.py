@@ -358,8 +358,9 @@ class FlowTask:
 
   def sample_checked(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0):
     """(`sample`'s values, how many of their entries the inverse could not compute): a flow
-    inverse returns NaN where it fails (a root finder short of its tolerance), and those entries
-    are counted here; quantised, they read as level 0."""
+    inverse returns NaN where it fails (a root finder short of its tolerance) and may overflow
+    (a latent far out in the tails through contracting couplings), and those entries are counted
+    here; quantised, they read as level 0."""
     z = self.prior.sample(rng, (num, self.data.x.size), temperature)
     y = self.decode(self.flow_params(self.evaluated_params(state)), z)
     return self.dequantizer.quantize(y), jnp.sum(~jnp.isfinite(y))

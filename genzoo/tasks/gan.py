@@ -12,11 +12,12 @@ and the generator's EMA policy (e.g. standing batch-norm statistics). Real image
 discriminator with their labels, fakes with labels drawn uniformly from the data's classes (None
 for unlabelled data). Every image the discriminator sees in training, real or fake, in its loss,
 the generator's loss and the regularisers, first passes through the augmentation `loss.augment`
-(a key of AUGMENTATIONS).
+(a key of AUGMENTATIONS: "none", "diffaugment" or "ada", whose probability p adapts to the
+discriminator's outputs on reals; see AdaptiveAugmentation).
 
 Config keys read here: `model` (name: "dcgan" or "resnet", latent_dim, latent_std, g_width, d_width,
 d_norm), `loss` (name, d_steps, gp_weight, gp_interval, r1_weight, r1_interval, ema_decay,
-augment), `optim` (generator) and `d_optim` (discriminator), see `tasks.common.make_optimizer`;
+augment, ada_pipeline, ada_p, ada_target, ada_interval, ada_kimg), `optim` (generator) and `d_optim` (discriminator), see `tasks.common.make_optimizer`;
 `data.batch_size`, `train.steps`.
 
 Objectives, on discriminator logits (or critic values) for real r and fake f:
@@ -47,7 +48,7 @@ from genzoo.models import players
 from genzoo.models import rngs as model_rngs
 from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
-from genzoo.tasks import common
+from genzoo.tasks import augment, common
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Batch, State
 
@@ -57,9 +58,76 @@ MODELS = {
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
-# Augmentations of everything the discriminator sees: loss.augment -> (images [N, H, W, C] in
-# [-1, 1], rng) -> images of the same shape, differentiable. Register new ones here.
-AUGMENTATIONS = {"none": lambda images, rng: images}
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+  """What every image the discriminator sees passes through: `transform(images, rng)` on images
+  [N, H, W, C] in [-1, 1], differentiable. An augmentation has its own part of the training
+  state (`init()`, checkpointed; empty here) that `__call__` reads and `observe` updates from the
+  discriminator's logits on each real chunk, returning metrics to log."""
+
+  transform: Callable[[jax.Array, jax.Array], jax.Array]
+
+  def init(self) -> dict:
+    return {}
+
+  def __call__(self, images: jax.Array, rng: jax.Array, state: dict) -> jax.Array:
+    del state
+    return self.transform(images, rng)
+
+  def observe(self, state: dict, real_logits: jax.Array) -> tuple[dict, dict]:
+    del real_logits
+    return state, {}
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveAugmentation:
+  """ADA (Karras et al. 2020, "Training GANs with limited data", sec. 3): the `pipeline` of
+  `tasks.augment.ada` at probability p, where p moves towards keeping the overfitting heuristic
+  r_t = E[sign(D(x_real))] at `target`: every `interval` discriminator updates, by
+  sign(r_t - target) * (real images seen) / (kimg * 1000), so that p can cross [0, 1] in `kimg`
+  thousand images. `target` = 0 keeps p at `initial_p` (fixed-p augmentation)."""
+
+  pipeline: str
+  initial_p: float
+  target: float
+  interval: int
+  kimg: float
+
+  def init(self) -> dict:
+    zero = jnp.zeros((), jnp.float32)
+    return {"p": jnp.asarray(self.initial_p, jnp.float32), "sign_sum": zero, "images": zero,
+            "updates": jnp.zeros((), jnp.int32)}
+
+  def __call__(self, images: jax.Array, rng: jax.Array, state: dict) -> jax.Array:
+    return augment.ada(images, rng, state["p"], self.pipeline)
+
+  def observe(self, state: dict, real_logits: jax.Array) -> tuple[dict, dict]:
+    sign_sum = state["sign_sum"] + jnp.sum(jnp.sign(jax.lax.stop_gradient(real_logits)))
+    images = state["images"] + real_logits.shape[0]
+    updates = state["updates"] + 1
+    r_t = sign_sum / images
+    due = (updates % self.interval == 0) & (self.target > 0)
+    moved = jnp.clip(state["p"] + jnp.sign(r_t - self.target) * images / (self.kimg * 1000), 0.0, 1.0)
+    zero = jnp.zeros_like(sign_sum)
+    state = {"p": jnp.where(due, moved, state["p"]), "sign_sum": jnp.where(due, zero, sign_sum),
+             "images": jnp.where(due, zero, images), "updates": updates}
+    return state, {"ada_p": state["p"], "r_t": r_t}
+
+
+# loss.augment -> the augmentation of everything the discriminator sees, built from the loss config.
+# Register new ones here.
+AUGMENTATIONS = {
+    "none": lambda loss: Augmentation(lambda images, rng: images),
+    "diffaugment": lambda loss: Augmentation(augment.diff_augment),
+    "ada": lambda loss: AdaptiveAugmentation(loss.ada_pipeline, loss.ada_p, loss.ada_target, loss.ada_interval,
+                                             loss.ada_kimg),
+}
+# The ADA settings of the paper's code (used when loss.augment="ada"): pipeline, initial p, target
+# r_t, discriminator updates between adjustments, thousands of images for p to cross [0, 1].
+ADA_DEFAULTS = {"loss.ada_pipeline": "bgc", "loss.ada_p": 0.0, "loss.ada_target": 0.6, "loss.ada_interval": 4,
+                "loss.ada_kimg": 500.0}
 # Random streams of a step, folded into its key (independent of the splits the step makes).
 _LABEL_STREAM, _AUGMENT_STREAM, _PLAYER_STREAM = 1001, 1002, 1003
 
@@ -152,7 +220,7 @@ class GANTask:
   PROGRESS_METRICS = ("d_loss", "g_loss")
   RESUMABLE_KEYS = ()
   # Keys added after runs were stored, with the value a stored run without them was trained with.
-  BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none"}
+  BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none", **ADA_DEFAULTS}
 
   def __post_init__(self):
     self.check_config(self.config)
@@ -180,6 +248,11 @@ class GANTask:
         "loss.gp_interval": checks.at_least(1),
         "loss.r1_interval": checks.at_least(1),
         "loss.augment": checks.one_of(AUGMENTATIONS),
+        "loss.ada_pipeline": checks.one_of(augment.PIPELINES),
+        "loss.ada_p": checks.fraction(upper_inclusive=True),
+        "loss.ada_target": checks.fraction(upper_inclusive=False),
+        "loss.ada_interval": checks.at_least(1),
+        "loss.ada_kimg": checks.POSITIVE,
         "loss.ema_decay": checks.fraction(upper_inclusive=True),
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
@@ -210,8 +283,8 @@ class GANTask:
             "discriminator": common.make_optimizer(self.config.d_optim, steps)}
 
   @functools.cached_property
-  def augment(self):
-    return AUGMENTATIONS[self.config.loss.augment]
+  def augmentation(self):
+    return AUGMENTATIONS[self.config.loss.augment](self.config.loss)
 
   # -- the task contract -------------------------------------------------------------------------
 
@@ -229,6 +302,8 @@ class GANTask:
         "opt_state": {name: self.optimizers[name].init(params[name]) for name in params},
         "ema_generator": params["generator"],
         "step": jnp.zeros((), jnp.int32),
+        # Only an augmentation with state adds it, so that runs stored without one restore as they are.
+        **({"augment": augment_state} if (augment_state := self.augmentation.init()) else {}),
     }
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
@@ -275,7 +350,8 @@ class GANTask:
     fake, _ = self.generate(state["params"]["generator"], state, z_rng, real.shape[0], fake_labels, train=True)
     fake = jax.lax.stop_gradient(fake)
     real_rng, fake_rng = jax.random.split(jax.random.fold_in(rng, _AUGMENT_STREAM))
-    real, fake = self.augment(real, real_rng), self.augment(fake, fake_rng)
+    augment_state = state.get("augment", {})
+    real, fake = self.augmentation(real, real_rng, augment_state), self.augmentation(fake, fake_rng, augment_state)
     labels = None if real_labels is None else jnp.concatenate([real_labels, fake_labels])
 
     def loss_fn(d_params):
@@ -291,12 +367,16 @@ class GANTask:
       penalties = {regularizer.name: regularizer(critic, real, fake, penalty_rng, state["step"])
                    for regularizer in self.regularizers}
       total = functools.reduce(jnp.add, penalties.values(), loss)
-      return total, (d_state, {"d_loss": loss, "d_real": jnp.mean(real_logits),
-                               "d_fake": jnp.mean(fake_logits), **penalties})
+      observed, augment_metrics = self.augmentation.observe(augment_state, real_logits)
+      return total, (d_state, observed, {"d_loss": loss, "d_real": jnp.mean(real_logits),
+                                         "d_fake": jnp.mean(fake_logits), **penalties, **augment_metrics})
 
-    (_, (d_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["discriminator"])
+    (_, (d_state, observed, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state["params"]["discriminator"])
     state = self.apply_update(state, "discriminator", grads)
     state["model_state"] = {**state["model_state"], "discriminator": dict(d_state)}
+    if observed:
+      state["augment"] = observed
     return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
 
   def generator_update(self, state: State, batch_size: int, rng: jax.Array) -> tuple[State, dict]:
@@ -305,7 +385,7 @@ class GANTask:
 
     def loss_fn(g_params):
       fake, g_state = self.generate(g_params, state, rng, batch_size, labels, train=True)
-      logits = self.discriminate(state, self.augment(fake, augment_rng), labels)
+      logits = self.discriminate(state, self.augmentation(fake, augment_rng, state.get("augment", {})), labels)
       return jnp.mean(self.objective.generator(logits)), g_state
 
     (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
@@ -399,7 +479,7 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
       dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm))
   config.loss = ml_collections.ConfigDict(
       dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, gp_interval=1, r1_weight=0.0, r1_interval=1,
-           ema_decay=0.999, augment="none"))
+           ema_decay=0.999, augment="none", **{key.removeprefix("loss."): value for key, value in ADA_DEFAULTS.items()}))
   config.optim.learning_rate = learning_rate
   config.optim.b1, config.optim.b2 = betas
   config.d_optim = ml_collections.ConfigDict(config.optim.to_dict())

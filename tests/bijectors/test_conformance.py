@@ -6,6 +6,7 @@ import functools
 import distrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from genzoo import bijectors
@@ -186,7 +187,8 @@ REGISTRY = {
         bijectors.FunctionBijector(bijectors.Squeeze().forward_and_log_det, bijectors.Squeeze().inverse_and_log_det),
         images(_key(1))),
     "glow": lambda: (
-        flow_model_bijector(Glow((4, 4, 2), num_levels=2, num_steps=1, hidden=4), _key(9)),
+        flow_model_bijector(Glow((4, 4, 2), num_levels=2, num_steps=1, hidden=4, learn_top_prior=True,
+                                 split_prior_per_position=True), _key(9)),
         jax.random.uniform(_key(1), (4, 4, 4, 2))),
     "realnvp": lambda: (
         flow_model_bijector(RealNVP((4, 4, 2), num_scales=2, hidden=4, num_blocks=0), _key(10)),
@@ -282,6 +284,11 @@ def test_realnvp_and_glow_couplings_match_the_affine_formula():
   y, log_det = channel_coupling(mixing_conditioner(_key(6), 2, 2)).forward_and_log_det(x)
   assert jnp.array_equal(y[..., :2], x[..., :2])
   assert jnp.array_equal(y[..., 2:], x[..., 2:] * jnp.exp(log_scale) + shift)
+  assert jnp.allclose(log_det, log_scale.sum(axis=(-3, -2, -1)))
+  shift_first = bijectors.Coupling(bijectors.SplitPartition(), mixing_conditioner(_key(6), 2, 2),
+                                   bijectors.affine_transformer("sigmoid", shift_first=True))
+  y, log_det = shift_first.forward_and_log_det(x)
+  np.testing.assert_allclose(y[..., 2:], (x[..., 2:] + shift) * jnp.exp(log_scale), rtol=1e-6, atol=1e-6)
   assert jnp.allclose(log_det, log_scale.sum(axis=(-3, -2, -1)))
 
 

@@ -16,7 +16,7 @@ def tiny_generator(**fields):
 
 
 def generator_variables(generator, key, z):
-  return generator.init({"params": key, "noise": key, "mixing": key}, z, None, train=False)
+  return jax.jit(lambda z: generator.init({"params": key, "noise": key, "mixing": key}, z, None, train=False))(z)
 
 
 def test_demodulated_outputs_have_unit_variance_per_channel(key):
@@ -66,7 +66,7 @@ def test_truncation_at_psi_zero_gives_the_average_image_for_every_latent(key):
   generator = tiny_generator(truncation_psi=0.0, noise_mode="const")
   variables = generator_variables(generator, key, z)
   variables = {**variables, "w_avg": {"mapping": {"w_avg": jax.random.normal(jax.random.fold_in(key, 1), (16,))}}}
-  images = generator.apply(variables, z, None, train=False)
+  images = jax.jit(lambda variables, z: generator.apply(variables, z, None, train=False))(variables, z)
   np.testing.assert_allclose(images, jnp.broadcast_to(images[:1], images.shape), atol=1e-5)
   assert float(jnp.std(images[0])) > 0  # the average image, not a constant
 
@@ -76,12 +76,14 @@ def test_training_moves_the_average_w_and_mixes_styles_from_a_crossover(key):
   generator = tiny_generator(style_mixing_prob=1.0)
   variables = generator_variables(generator, key, z)
   rngs = {"noise": key, "mixing": jax.random.fold_in(key, 2)}
-  ws, state = generator.apply(variables, z, True, rngs=rngs, mutable=["w_avg"], method="styles")
+  styles = jax.jit(lambda train: generator.apply(variables, z, train, rngs=rngs, mutable=["w_avg"], method="styles"),
+                   static_argnums=0)
+  ws, state = styles(True)
   assert float(jnp.abs(state["w_avg"]["mapping"]["w_avg"]).sum()) > 0  # was zero
   same_as_first = jnp.all(jnp.isclose(ws, ws[:, :1]), axis=(0, 2))
   crossover = int(jnp.argmin(same_as_first))
   assert 1 <= crossover < ws.shape[1] and not bool(jnp.any(same_as_first[crossover:]))
-  ws_eval = generator.apply(variables, z, False, rngs=rngs, method="styles")
+  ws_eval, _ = styles(False)
   np.testing.assert_array_equal(ws_eval, jnp.broadcast_to(ws_eval[:, :1], ws_eval.shape))
 
 
@@ -98,8 +100,9 @@ def test_minibatch_stddev_groups_consecutive_examples(key):
 def test_discriminator_scores_each_image_and_refuses_other_sides(key):
   discriminator = stylegan2.StyleGAN2Discriminator(channel_base=64, channel_max=16)
   images = jax.random.normal(key, (4, 8, 8, 1))
-  variables = discriminator.init(key, images, None, train=False)
-  assert discriminator.apply(variables, images, None, train=True).shape == (4,)
+  scores = jax.jit(lambda images: discriminator.apply(discriminator.init(key, images, None, train=False), images,
+                                                      None, train=True))(images)
+  assert scores.shape == (4,) and bool(jnp.all(jnp.isfinite(scores)))
   with pytest.raises(UserError, match=r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), "
                      r"got 28x28; for 28x28 MNIST set data.pad=2 \(32x32\)"):
     discriminator.init(key, jnp.zeros((2, 28, 28, 1)), None, train=False)

@@ -181,7 +181,7 @@ def test_lazy_regularizer_applies_every_interval_with_its_weight_scaled(key):
 def test_everything_the_discriminator_sees_passes_the_augmentation(experiment, key, monkeypatch):
   """An augmentation that blanks every image: D's real and fake logits agree, and neither player
   gets a gradient (the hinge loss of equal logits has none, and G's fakes are never seen)."""
-  monkeypatch.setitem(gan.AUGMENTATIONS, "blank", lambda images, rng: jnp.zeros_like(images))
+  monkeypatch.setitem(gan.AUGMENTATIONS, "blank", lambda loss: gan.Augmentation(lambda images, rng: jnp.zeros_like(images)))
   config = experiment("sngan", "smoke")
   config.loss.augment = "blank"
   task = make_task(config, DIGITS)
@@ -189,6 +189,35 @@ def test_everything_the_discriminator_sees_passes_the_augmentation(experiment, k
   _, metrics = jax.jit(task.train_step)(state, digit_batch(key, 16), key)
   np.testing.assert_allclose(metrics["d_real"], metrics["d_fake"], rtol=1e-6)
   assert float(metrics["g_grad_norm"]) == 0.0 and float(metrics["d_grad_norm"]) == 0.0
+
+
+@pytest.mark.parametrize("real_logit, start, moves", [(3.0, 0.5, 1.0), (-3.0, 0.5, -1.0), (3.0, 0.5, 0.0)])
+def test_adaptive_augmentation_probability_follows_the_overfitting_heuristic(real_logit, start, moves):
+  """D confident on reals (r_t = 1 > 0.6, overfitting) raises p; D unsure (r_t = -1) lowers it; by
+  images / (kimg * 1000) once every `interval` updates. Target 0 (the last case) keeps p fixed."""
+  target = 0.0 if moves == 0.0 else 0.6
+  ada = gan.AdaptiveAugmentation("bgc", start, target, interval=4, kimg=0.5)
+  state = ada.init()
+  for update in range(1, 9):
+    state, metrics = ada.observe(state, jnp.full((25,), real_logit))
+    expected = start + moves * (update // 4) * 100 / 500
+    np.testing.assert_allclose(state["p"], expected, atol=1e-6)
+    np.testing.assert_allclose(metrics["r_t"], np.sign(real_logit))
+
+
+@pytest.mark.slow  # a GAN train step of its own to compile, about 15 s
+def test_adaptive_augmentation_state_is_part_of_the_training_state(experiment, key):
+  """p lives in the training state (so it is checkpointed), moves in the train step and is logged
+  with r_t; a run without a stateful augmentation has no such entry."""
+  config = experiment("dcgan", "smoke")  # one discriminator update per step
+  config.loss.update(augment="ada", ada_p=0.5, ada_interval=1, ada_kimg=0.001)
+  task = make_task(config, DIGITS)
+  state = jax.jit(task.init)(key, digit_batch(key, 16))
+  assert float(state["augment"]["p"]) == 0.5 and "augment" not in jax.eval_shape(
+      make_task(experiment("dcgan", "smoke"), DIGITS).init, key, digit_batch(key, 16))
+  new_state, metrics = jax.jit(task.train_step)(state, digit_batch(key, 16), key)
+  expected = 1.0 if float(metrics["r_t"]) > 0.6 else 0.0  # one adjustment of 16 / 1 images: p hits a bound
+  assert float(new_state["augment"]["p"]) == float(metrics["ada_p"]) == expected
 
 
 def test_players_get_the_data_labels_and_fakes_get_labels_of_its_classes(sngan, key):
@@ -219,7 +248,7 @@ def test_a_run_stored_before_the_interval_and_augment_keys_resumes(experiment):
 
   current = run_config.to_plain_dict(experiment("sngan", "smoke"))
   stored = {**current, "loss": {k: v for k, v in current["loss"].items()
-                                if k not in ("gp_interval", "r1_interval", "augment")}}
+                                if k not in ("gp_interval", "r1_interval", "augment") and not k.startswith("ada_")}}
   assert run_config.trajectory_differences(stored, current)  # without backfilling: a conflict
   filled = run_config.backfill(stored, gan.GANTask.BACKFILLED_KEYS)
   assert run_config.trajectory_differences(filled, current) == []
