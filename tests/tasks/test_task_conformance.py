@@ -36,9 +36,10 @@ def build(experiment, case):
   return tasks.make_task(config, spec)
 
 
-# The ResNet generator's convolution biases feed batch norms: no gradient in exact arithmetic, so
-# Adam moves them by up to the learning rate (2e-4) on rounding noise, differently per layout.
-SHARDED_ATOL = {"gan_resnet_spectral": 1e-3}
+# The GAN generators' layers right before a batch norm (the ResNet convolutions' biases, the DCGAN
+# seed layer's bias) get no gradient in exact arithmetic, so Adam moves them by up to the learning
+# rate (2e-4, 1e-4) on rounding noise, differently per layout and per CPU: atol is 5 learning rates.
+SHARDED_ATOL = {"gan_resnet_spectral": 1e-3, "gan_dcgan_gp": 5e-4}
 
 
 # Flow++ with its dequantiser compiles for about 100 s here: its kit run is in the slow tier (its
