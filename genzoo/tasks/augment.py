@@ -30,11 +30,13 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 PIPELINES = {"b": ("blit",), "bg": ("blit", "geometric"), "bgc": ("blit", "geometric", "colour")}
 XINT_MAX, SCALE_STD, ROTATE_MAX, ANISO_STD, XFRAC_STD = 0.125, 0.2, 1.0, 0.2, 0.125
 BRIGHTNESS_STD, CONTRAST_STD, HUE_MAX, SATURATION_STD = 0.2, 0.5, 1.0, 1.0
-LUMA_AXIS = jnp.array([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3.0)
+# numpy, not jax, constants: importing genzoo must not start a JAX backend (jax.distributed first).
+LUMA_AXIS = np.array([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3.0)
 
 
 # -- matrices, one per image ------------------------------------------------------------------------
@@ -58,8 +60,8 @@ def rotate_2d(theta: jax.Array) -> jax.Array:
                     jnp.stack([zero, zero, one], -1)], -2)
 
 
-RGB = jnp.diag(jnp.array([1.0, 1.0, 1.0, 0.0]))
-CHROMA = RGB - jnp.outer(LUMA_AXIS, LUMA_AXIS)  # projection of (r, g, b) off the grey axis
+RGB = np.diag([1.0, 1.0, 1.0, 0.0])
+CHROMA = RGB - np.outer(LUMA_AXIS, LUMA_AXIS)  # projection of (r, g, b) off the grey axis
 
 
 def translate_3d(t: jax.Array) -> jax.Array:
