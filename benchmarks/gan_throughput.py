@@ -1,12 +1,16 @@
-"""GAN training throughput: DCGAN (the `experiments/dcgan.py:cifar10` networks) on 32x32x3 images,
-batch 64, fp32; one step = one discriminator update and one generator update.
+"""GAN training throughput on 32x32x3 images, fp32; one step = one discriminator update and one
+generator update. Models: the DCGAN and ResNet pairs at the `experiments/dcgan.py:cifar10` widths
+(batch 64), and StyleGAN2 at the `experiments/stylegan2.py:mnist5k` widths (batch 32, ADA on;
+`--paper-size` for the `cifar10` setting, widths up to 512, batch 64).
 
 Reports G+D steps/s and utilisation: the step's matmul and convolution FLOP/s (read off the
 jitted step's jaxpr by `_measure.matmul_flops`, so the backward passes are counted as executed)
-over this machine's fp32 matmul peak. Each round measures the peak right before timing the step,
-and the table gives medians and ranges over rounds, as `flow_throughput.py` does.
+over this machine's fp32 matmul peak. Lazy regularisers (StyleGAN2's R1 every 16 steps, path
+lengths every 4) are included: a timed call is one whole cycle of steps (16), and the FLOPs are
+the cycle's mean per step. Each round measures the peak right before timing the step, and the
+table gives medians and ranges over rounds, as `flow_throughput.py` does.
 
-  python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet]
+  python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2] [--paper-size]
 """
 
 import argparse
@@ -29,33 +33,79 @@ def random_batch(batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
           "label": np.zeros((batch_size,), np.int32), "mask": np.ones((batch_size,), np.float32)}
 
 
+# --model -> (experiment, variant, paper-size variant)
+MODELS = {"dcgan": ("dcgan", "cifar10", "cifar10"), "resnet": ("dcgan", "cifar10", "cifar10"),
+          "stylegan2": ("stylegan2", "mnist5k", "cifar10")}
+
+
+REGULARIZERS = ("gp", "r1", "pl")  # loss.<name>_weight and loss.<name>_interval
+
+
+def active_regularizers(loss) -> dict[str, int]:
+  """name -> interval of the regularisers a loss config weights."""
+  return {name: loss[f"{name}_interval"] for name in REGULARIZERS if loss[f"{name}_weight"]}
+
+
+def step_flops(task_for, batch, key) -> float:
+  """Mean matmul FLOPs per step over a cycle of lazy regularisation: the step's FLOPs without
+  regularisers, plus each regulariser's cost (measured at interval 1) over its interval."""
+  def flops(*kept):
+    loss = {f"{name}_interval": 1 for name in REGULARIZERS}
+    loss.update({f"{name}_weight": 0.0 for name in REGULARIZERS if name not in kept})
+    task = task_for(**loss)
+    state = jax.eval_shape(task.init, key, batch)
+    return matmul_flops(lambda state: task.train_step(state, batch, key), state)
+
+  bare = flops()
+  intervals = active_regularizers(task_for().config.loss)
+  return bare + sum((flops(name) - bare) / interval for name, interval in intervals.items())
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--rounds", type=int, default=5)
   parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
-  parser.add_argument("--batch-size", type=int, default=64)
-  parser.add_argument("--model", choices=("dcgan", "resnet"), default="dcgan")
+  parser.add_argument("--batch-size", type=int, default=None, help="default: the experiment's")
+  parser.add_argument("--model", choices=tuple(MODELS), default="dcgan")
+  parser.add_argument("--paper-size", action="store_true", help="stylegan2: the cifar10 setting's widths")
   args = parser.parse_args()
-  config = load_experiment("dcgan", "cifar10")
+  experiment, variant, paper_variant = MODELS[args.model]
+  config = load_experiment(experiment, paper_variant if args.paper_size else variant)
   config.model.name = args.model
-  config.data.batch_size = args.batch_size
-  task = make_task(config, IMAGE)
-  batch = random_batch(args.batch_size)
+  config.data.pad = 0
+  config.data.batch_size = args.batch_size or config.data.batch_size
+
+  def task_for(**loss):
+    changed = config.copy_and_resolve_references()
+    changed.loss.update(loss)
+    return make_task(changed, IMAGE)
+
+  task = task_for()
+  batch = random_batch(config.data.batch_size)
   key = jax.random.key(0)
   state = jax.jit(task.init)(key, batch)
+  flops = step_flops(task_for, batch, key)
   step = jax.jit(lambda state: task.train_step(state, batch, key)[0])
-  flops = matmul_flops(lambda state: task.train_step(state, batch, key), state)
-  jax.block_until_ready(step(state))  # compile
+  cycle_length = max(active_regularizers(config.loss).values(), default=1)
+
+  def cycle(state):
+    for _ in range(cycle_length):
+      state = step(state)
+    return state
+
+  jax.block_until_ready(cycle(state))  # compile
 
   seconds, utilisation, peaks = [], [], []
   for _ in range(args.rounds):
     peaks.append(matmul_peak_flops(repeats=3))
-    seconds.append(seconds_per_call(step, (state,), args.steps))
+    seconds.append(seconds_per_call(cycle, (state,), args.steps) / cycle_length)
     utilisation.append(flops / seconds[-1] / peaks[-1])
 
   median_seconds = statistics.median(seconds)
-  print(f"GAN {args.model} (g_width {config.model.g_width}, d_width {config.model.d_width}), 32x32x3, "
-        f"batch {args.batch_size}, fp32; {jax.device_count()} x {jax.devices()[0].platform}; "
+  widths = ", ".join(f"{key} {value}" for key, value in config.model.items()
+                     if key in ("g_width", "d_width", "channel_base", "channel_max"))
+  print(f"GAN {args.model} ({widths}), 32x32x3, batch {config.data.batch_size}, fp32, loss.augment "
+        f"{config.loss.augment}, cycle of {cycle_length} steps; {jax.device_count()} x {jax.devices()[0].platform}; "
         f"{flops / 1e9:.2f} GFLOP per G+D step; fp32 matmul peak {statistics.median(peaks) / 1e9:.1f} "
         f"GFLOP/s (median of {args.rounds} rounds, range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")
   print("| G+D steps/s | model GFLOP/s | utilisation (median, range) |")

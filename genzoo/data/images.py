@@ -187,6 +187,9 @@ IMAGE_DATASETS: dict[str, TFDSImages] = {
     "fashion_mnist": TFDSImages("fashion_mnist", (28, 28, 1)),
     "cifar10": TFDSImages("cifar10", (32, 32, 3)),
     "celeb_a": TFDSImages("celeb_a", (218, 178, 3), num_classes=None, crop=148, image_size=64),
+    # One TFDS split only (30,000 images, manual download): its last 3,000 are the test split.
+    "celeb_a_hq/256": TFDSImages("celeb_a_hq/256", (256, 256, 3), train_split="train[:27000]",
+                                 test_split="train[27000:]", num_classes=None),
     "downsampled_imagenet/32x32": TFDSImages(
         "downsampled_imagenet/32x32", (32, 32, 3), test_split="validation", num_classes=None),
     "downsampled_imagenet/64x64": TFDSImages(

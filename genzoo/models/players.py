@@ -11,6 +11,10 @@ generator also declares
   RNG_STREAMS: the random streams its `apply` draws from (e.g. StyleGAN's "noise" inputs), each
     given a fresh key per call;
   EMA_POLICY: how the moving average of its weights becomes the variables that sample.
+A class-conditional player has a field `num_classes` (0 when it is unconditional), which must
+match the data's. A style-based generator also has the methods `styles(z, labels, train)` (the
+per-layer styles ws [N, num_ws, w_dim]), `synthesize(ws)` (images) and
+`style_mixing_grid(...)`, which path length regularisation and style-mixing grids use.
 A discriminator is deterministic given its inputs and variables (its input gradients define R1
 and the gradient penalty), so it declares no random streams.
 """

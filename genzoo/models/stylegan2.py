@@ -7,10 +7,12 @@ Generator: a mapping network z -> w (2nd-moment normalised z, `mapping_layers` d
 network from a learned 4x4 constant, with per resolution two modulated 3x3 convolutions (the
 first after a 2x FIR upsampling), per-pixel noise with a learned strength, and a 1x1 modulated
 to-RGB layer whose outputs are upsampled and summed over resolutions ("skip" architecture).
+With `num_classes` > 0 the mapping network also takes an embedding of the label.
 Discriminator: residual ("resnet" architecture): from-RGB at full resolution, per resolution a
 3x3 convolution and a downsampling 3x3 convolution beside a downsampling 1x1 shortcut, both
 scaled by sqrt(1/2); then minibatch standard deviation, a 3x3 convolution, a dense layer and
-the logit. Widths are min(channel_base / resolution, channel_max) at each resolution.
+the logit (or, class-conditional, a projection on an embedding of the label). Widths are
+min(channel_base / resolution, channel_max) at each resolution.
 
 Every layer uses the equalised learning rate (Karras et al. 2018, ProGAN, sec. 4.1): weights are
 stored ~ N(0, 1 / m^2) and used as w * m / sqrt(fan_in), biases used as b * m (m: the layer's
@@ -23,6 +25,7 @@ from typing import ClassVar
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genzoo import checks
 from genzoo.errors import UserError
@@ -193,22 +196,40 @@ class ToRGB(nn.Module):
 
 
 class MappingNetwork(nn.Module):
-  """z [N, Z] -> w [N, w_dim], and the moving average of w that truncation pulls towards."""
+  """(z [N, Z] or None, labels [N] or None) -> w [N, w_dim]; with `w_avg_beta`, also the moving
+  average of w that truncation pulls towards.
+
+  z and the class embedding (a dense layer of the one-hot label, when `num_classes` > 0) are each
+  normalised to unit second moment and concatenated before the `num_layers` dense layers. The
+  discriminator's projection head uses the same network without z and without the average."""
 
   w_dim: int
   num_layers: int
-  lr_multiplier: float
-  w_avg_beta: float
+  lr_multiplier: float = 0.01
+  w_avg_beta: float | None = None
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, z: jax.Array, update_average: bool) -> jax.Array:
-    w = normalize_2nd_moment(z)
+  def __call__(self, z: jax.Array | None, labels: jax.Array | None, update_average: bool = False) -> jax.Array:
+    parts = [] if z is None else [normalize_2nd_moment(z)]
+    if self.num_classes:
+      one_hot = jax.nn.one_hot(labels, self.num_classes)
+      parts.append(normalize_2nd_moment(EqualizedDense(self.w_dim, name="embed")(one_hot)))
+    w = jnp.concatenate(parts, axis=-1)
     for _ in range(self.num_layers):
       w = EqualizedDense(self.w_dim, lr_multiplier=self.lr_multiplier, activation=True)(w)
-    average = self.variable("w_avg", "w_avg", jnp.zeros, (self.w_dim,))
-    if update_average and not self.is_initializing():
-      average.value = jnp.mean(w, axis=0) + self.w_avg_beta * (average.value - jnp.mean(w, axis=0))
+    if self.w_avg_beta is not None:
+      average = self.variable("w_avg", "w_avg", jnp.zeros, (self.w_dim,))
+      if update_average and not self.is_initializing():
+        average.value = jnp.mean(w, axis=0) + self.w_avg_beta * (average.value - jnp.mean(w, axis=0))
     return w
+
+
+def check_labels(labels: jax.Array | None, num_classes: int) -> None:
+  """A class-conditional player (`num_classes` > 0) needs labels; an unconditional one ignores them."""
+  if num_classes and labels is None:
+    raise UserError(f"model.num_classes={num_classes} asks for a class-conditional StyleGAN2, but the data "
+                    "has no labels; use labelled data or model.num_classes=0")
 
 
 class SynthesisNetwork(nn.Module):
@@ -244,12 +265,34 @@ class SynthesisNetwork(nn.Module):
 
 # -- the players ---------------------------------------------------------------------------------
 
-CHANNEL_KEYS = {"channel_base": "model.channel_base", "channel_max": "model.channel_max"}
-CHANNEL_RULES = {"model.channel_base": checks.at_least(4), "model.channel_max": checks.at_least(1)}
+CHANNEL_KEYS = {"channel_base": "model.channel_base", "channel_max": "model.channel_max",
+                "num_classes": "model.num_classes"}
+CHANNEL_RULES = {"model.channel_base": checks.at_least(4), "model.channel_max": checks.at_least(1),
+                 "model.num_classes": checks.at_least(0)}
+STYLE_BANDS = ("coarse", "middle", "fine")
+
+
+def style_levels(side: int) -> np.ndarray:
+  """[num_ws]: the resolution level (log2 of the side) each style of a `side`-pixel synthesis
+  network drives. Style 0 drives the 4x4 convolution; style i > 0 the two convolutions of level
+  (i + 5) // 2 and the to-RGB layer below them; the last drives only the final to-RGB."""
+  levels = int(math.log2(side))
+  indices = np.arange(SynthesisNetwork.num_ws(side))
+  return np.where(indices == 0, 2, np.minimum((indices + 5) // 2, levels))
+
+
+def style_band(side: int, band: str) -> np.ndarray:
+  """[num_ws] bool: the styles of one band (the resolution levels 4x4 ... side split into thirds,
+  coarse the lowest; StyleGAN, Karras et al. 2019, sec. 3.1 and fig. 3)."""
+  if band not in STYLE_BANDS:
+    raise UserError(f"unknown style band {band!r}; known: {list(STYLE_BANDS)}")
+  thirds = np.array_split(np.arange(2, int(math.log2(side)) + 1), len(STYLE_BANDS))
+  return np.isin(style_levels(side), thirds[STYLE_BANDS.index(band)])
 
 
 class StyleGAN2Generator(nn.Module):
-  """Latents z [..., Z] -> images [..., H, W, C] (about [-1, 1]; not squashed, as published).
+  """Latents z [..., Z] (with labels [...] when `num_classes` > 0) -> images [..., H, W, C]
+  (about [-1, 1]; not squashed, as published).
 
   In training (`train=True`), with probability `style_mixing_prob` the layers from a random
   crossover on take the w of a second latent (style mixing regularisation, StyleGAN sec. 3.1),
@@ -261,6 +304,7 @@ class StyleGAN2Generator(nn.Module):
   mapping_layers: int = 8
   channel_base: int = 32768
   channel_max: int = 512
+  num_classes: int = 0
   style_mixing_prob: float = 0.9
   truncation_psi: float = 1.0
   truncation_cutoff: int | None = None
@@ -271,42 +315,59 @@ class StyleGAN2Generator(nn.Module):
 
   CONFIG_KEYS: ClassVar[dict[str, str]] = {
       **CHANNEL_KEYS, "w_dim": "model.w_dim", "mapping_layers": "model.mapping_layers",
-      "style_mixing_prob": "loss.style_mixing_prob", "modconv": "model.modconv"}
+      "style_mixing_prob": "loss.style_mixing_prob", "truncation_psi": "model.truncation_psi",
+      "noise_mode": "model.noise_mode", "modconv": "model.modconv"}
   CONFIG_RULES: ClassVar[dict] = {
       **CHANNEL_RULES, "model.w_dim": checks.at_least(1), "model.mapping_layers": checks.at_least(1),
-      "loss.style_mixing_prob": checks.fraction(upper_inclusive=True), "model.modconv": checks.one_of(MODCONV_FORMS)}
+      "loss.style_mixing_prob": checks.fraction(upper_inclusive=True),
+      "model.truncation_psi": checks.NON_NEGATIVE, "model.noise_mode": checks.one_of(NOISE_MODES),
+      "model.modconv": checks.one_of(MODCONV_FORMS)}
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("w_avg",)
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ("noise", "mixing")
   EMA_POLICY: ClassVar = WeightsOnly()
 
+  def __post_init__(self):
+    square_power_of_two_side(self.image_shape)  # refused when the player is built, before any run starts
+    super().__post_init__()
+
   def setup(self):
-    self.mapping = MappingNetwork(self.w_dim, self.mapping_layers, self.mapping_lr_multiplier, self.w_avg_beta)
+    self.mapping = MappingNetwork(self.w_dim, self.mapping_layers, self.mapping_lr_multiplier, self.w_avg_beta,
+                                  self.num_classes)
     self.synthesis = SynthesisNetwork(self.image_shape, self.channel_base, self.channel_max, self.noise_mode,
                                       self.modconv)
 
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
-    del labels  # unconditional
+    z, batch_shape = fold_batch(z, 1)
+    if labels is not None:
+      labels = labels.reshape(-1)
+    return self.synthesize(self.styles(z, labels, train)).reshape(batch_shape + tuple(self.image_shape))
+
+  @property
+  def side(self) -> int:
+    return square_power_of_two_side(self.image_shape)
+
+  def synthesize(self, ws: jax.Array) -> jax.Array:
+    """Styles ws [N, num_ws, w_dim] -> images [N, H, W, C]."""
     if self.noise_mode not in NOISE_MODES:
       raise UserError(f"unknown StyleGAN2 noise mode {self.noise_mode!r}; known: {list(NOISE_MODES)}")
-    z, batch_shape = fold_batch(z, 1)
-    ws = self.styles(z, train)
-    return self.synthesis(ws).reshape(batch_shape + tuple(self.image_shape))
+    return self.synthesis(ws)
 
-  def styles(self, z: jax.Array, train: bool) -> jax.Array:
+  def styles(self, z: jax.Array, labels: jax.Array | None, train: bool) -> jax.Array:
     """ws [N, num_ws, w_dim]: w broadcast to every layer, mixed in training, truncated at sampling."""
-    num_ws = SynthesisNetwork.num_ws(square_power_of_two_side(self.image_shape))
-    w = self.mapping(z, update_average=train)
+    check_labels(labels, self.num_classes)
+    num_ws = SynthesisNetwork.num_ws(self.side)
+    w = self.mapping(z, labels, update_average=train)
     ws = jnp.broadcast_to(w[:, None], (w.shape[0], num_ws, w.shape[-1]))
     if train and self.style_mixing_prob > 0:
-      ws = self.mix_styles(ws, z.shape[-1])
+      ws = self.mix_styles(ws, z.shape[-1], labels)
     return self.truncate(ws)
 
-  def mix_styles(self, ws: jax.Array, latent_dim: int) -> jax.Array:
-    """Layers from a crossover drawn uniformly in [1, num_ws) take a second latent's w, for the
-    whole batch with probability `style_mixing_prob` (as the ADA paper's code does)."""
+  def mix_styles(self, ws: jax.Array, latent_dim: int, labels: jax.Array | None) -> jax.Array:
+    """Layers from a crossover drawn uniformly in [1, num_ws) take a second latent's w (same
+    labels), for the whole batch with probability `style_mixing_prob` (as the ADA paper's code does)."""
     z_rng, cut_rng, mix_rng = jax.random.split(self.make_rng("mixing"), 3)
     batch, num_ws, _ = ws.shape
-    other = self.mapping(jax.random.normal(z_rng, (batch, latent_dim)), update_average=False)
+    other = self.mapping(jax.random.normal(z_rng, (batch, latent_dim)), labels)
     cutoff = jax.random.randint(cut_rng, (), 1, num_ws)
     cutoff = jnp.where(jax.random.uniform(mix_rng, ()) < self.style_mixing_prob, cutoff, num_ws)
     return jnp.where(jnp.arange(num_ws)[None, :, None] < cutoff, ws, other[:, None])
@@ -320,14 +381,30 @@ class StyleGAN2Generator(nn.Module):
     truncated = average + self.truncation_psi * (ws - average)
     return jnp.where(jnp.arange(ws.shape[1])[None, :, None] < layers, truncated, ws)
 
+  def style_mixing_grid(self, z_rows: jax.Array, z_columns: jax.Array, labels_rows: jax.Array | None,
+                        labels_columns: jax.Array | None, band: str) -> jax.Array:
+    """Images [R + 1, C + 1, H, W, ch]: the column sources along the top, the row sources down the
+    left, and at (r, c) row r's styles with column c's in the `band` layers (StyleGAN fig. 3).
+    The corner is black (-1)."""
+    rows = self.styles(z_rows, labels_rows, train=False)
+    columns = self.styles(z_columns, labels_columns, train=False)
+    taken = jnp.asarray(style_band(self.side, band))[None, None, :, None]
+    mixed = jnp.where(taken, columns[None], rows[:, None])  # [R, C, num_ws, w_dim]
+    num_rows, num_columns = z_rows.shape[0], z_columns.shape[0]
+    cells = self.synthesize(mixed.reshape((-1,) + mixed.shape[2:])).reshape(
+        (num_rows, num_columns) + tuple(self.image_shape))
+    top = jnp.concatenate([-jnp.ones((1,) + tuple(self.image_shape)), self.synthesize(columns)])
+    body = jnp.concatenate([self.synthesize(rows)[:, None], cells], axis=1)
+    return jnp.concatenate([top[None], body])
+
 
 def minibatch_stddev(x: jax.Array, group_size: int, num_channels: int) -> jax.Array:
   """Appends `num_channels` feature maps: the standard deviation over groups of consecutive
   examples, averaged over positions and each channel slice (Karras et al. 2018, ProGAN, sec. 3).
 
   Groups are consecutive examples (the paper's code strides them), because the GAN task shows the
-  discriminator reals then fakes in one batch: a group never mixes the two. The group size is the
-  largest divisor of the batch up to `group_size`."""
+  discriminator its reals then its fakes in one batch: a group never mixes the two when its size
+  divides the number of reals. The group size is gcd(batch, `group_size`)."""
   batch, height, width, channels = x.shape
   group = math.gcd(batch, group_size)
   y = x.reshape(batch // group, group, height, width, num_channels, channels // num_channels)
@@ -337,40 +414,66 @@ def minibatch_stddev(x: jax.Array, group_size: int, num_channels: int) -> jax.Ar
   return jnp.concatenate([x, y], axis=-1)
 
 
+D_ARCHITECTURES = ("resnet", "orig")
+
+
 class DiscriminatorBlock(nn.Module):
+  """A 3x3 convolution, then a downsampling one; with `residual`, beside a downsampling 1x1
+  shortcut, both scaled by sqrt(1/2)."""
+
   inner_features: int
   features: int
+  residual: bool
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    shortcut = EqualizedConv(self.features, 1, down=True, use_bias=False, activation=False,
-                             gain=math.sqrt(0.5), name="shortcut")(x)
-    x = EqualizedConv(self.inner_features, 3)(x)
-    return shortcut + EqualizedConv(self.features, 3, down=True, gain=math.sqrt(0.5))(x)
+    gain = math.sqrt(0.5) if self.residual else 1.0
+    h = EqualizedConv(self.features, 3, down=True, gain=gain)(EqualizedConv(self.inner_features, 3)(x))
+    if not self.residual:
+      return h
+    return h + EqualizedConv(self.features, 1, down=True, use_bias=False, activation=False, gain=gain,
+                             name="shortcut")(x)
 
 
 class StyleGAN2Discriminator(nn.Module):
-  """Images [..., H, W, C] -> one logit per image [...]."""
+  """Images [..., H, W, C] (with labels [...] when `num_classes` > 0) -> one logit per image [...].
+
+  Class-conditional, the last dense layer gives a vector that is projected on an embedding of the
+  label (Miyato & Koyama 2018, projection discriminator): a mapping network of the label (without
+  z) gives cmap [N, D] and the logit is <h, cmap> / sqrt(D), as in the ADA paper's code.
+  `architecture` "orig" drops the residual shortcuts (the ADA paper's CIFAR-10 setting)."""
 
   channel_base: int = 32768
   channel_max: int = 512
+  num_classes: int = 0
+  architecture: str = "resnet"
   mbstd_group_size: int = 4
   mbstd_channels: int = 1
+  mapping_layers: int = 8
 
-  CONFIG_KEYS: ClassVar[dict[str, str]] = CHANNEL_KEYS
-  CONFIG_RULES: ClassVar[dict] = CHANNEL_RULES
+  CONFIG_KEYS: ClassVar[dict[str, str]] = {
+      **CHANNEL_KEYS, "architecture": "model.d_architecture", "mbstd_group_size": "model.mbstd_group_size"}
+  CONFIG_RULES: ClassVar[dict] = {
+      **CHANNEL_RULES, "model.d_architecture": checks.one_of(D_ARCHITECTURES),
+      "model.mbstd_group_size": checks.at_least(1)}
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ()
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *, train: bool) -> jax.Array:
-    del labels, train  # unconditional; the same function in training and evaluation
+    del train  # the same function in training and evaluation
+    check_labels(labels, self.num_classes)
     resolution = square_power_of_two_side(x.shape[-3:])
     width = widths(self.channel_base, self.channel_max)
     x, batch_shape = fold_batch(x, 3)
     h = EqualizedConv(width(resolution), 1, name="from_rgb")(x)
     while resolution > 4:
-      h = DiscriminatorBlock(width(resolution), width(resolution // 2))(h)
+      h = DiscriminatorBlock(width(resolution), width(resolution // 2), self.architecture == "resnet")(h)
       resolution //= 2
     h = EqualizedConv(width(4), 3)(minibatch_stddev(h, self.mbstd_group_size, self.mbstd_channels))
     h = EqualizedDense(width(4), activation=True)(h.reshape(h.shape[0], -1))
-    return EqualizedDense(1)(h)[:, 0].reshape(batch_shape)
+    if not self.num_classes:
+      return EqualizedDense(1)(h)[:, 0].reshape(batch_shape)
+    cmap = MappingNetwork(width(4), self.mapping_layers, num_classes=self.num_classes, name="label_mapping")(
+        None, labels.reshape(-1))
+    projected = jnp.sum(EqualizedDense(width(4))(h) * cmap, axis=-1) / math.sqrt(width(4))
+    return projected.reshape(batch_shape)

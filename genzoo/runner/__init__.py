@@ -1,14 +1,14 @@
-"""The experiment runner: train, evaluate, sample and interpolate runs in a workdir.
+"""The experiment runner: train, evaluate, sample, style-mix and interpolate runs in a workdir.
 
   session.py     a task compiled on the device mesh, random streams, data splits
   loop.py        the training loop (`train_and_evaluate`)
   evaluation.py  whole-split metrics and sample quality (`Evaluator`)
-  commands.py    what reads a run: `evaluate`, `sample`, `interpolate`, `restore_session`
+  commands.py    what reads a run: `evaluate`, `sample`, `style_mix`, `interpolate`, `restore_session`
   workdir.py     config.json / dataset.json and write failures
   checkpoints.py, writers.py, mesh.py, images.py, config.py (the stored config), cli.py
 """
 
-from genzoo.runner.commands import evaluate, interpolate, restore_session, sample
+from genzoo.runner.commands import evaluate, interpolate, restore_session, sample, style_mix, truncation_overrides
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.loop import NonFiniteError, train_and_evaluate
 from genzoo.runner.session import Session, chief_print, load_split
@@ -16,5 +16,6 @@ from genzoo.runner.workdir import WorkdirConflictError
 
 __all__ = [
     "Evaluator", "NonFiniteError", "Session", "WorkdirConflictError", "chief_print", "evaluate",
-    "interpolate", "load_split", "restore_session", "sample", "train_and_evaluate",
+    "interpolate", "load_split", "restore_session", "sample", "style_mix", "train_and_evaluate",
+    "truncation_overrides",
 ]

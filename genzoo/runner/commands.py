@@ -1,4 +1,4 @@
-"""The commands that read a finished (or interrupted) run: evaluate, sample, interpolate."""
+"""The commands that read a finished (or interrupted) run: evaluate, sample, interpolate, style_mix."""
 
 import json
 import os
@@ -15,7 +15,7 @@ from genzoo.runner import images, workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.render import Samples
-from genzoo.runner.session import Session, chief_print, chief_warn, is_chief, load_split
+from genzoo.runner.session import SAMPLE_STREAM, Session, chief_print, chief_warn, is_chief, load_split, stream
 
 
 def restore_session(workdir: str, step: int | None, config_overrides: dict | None = None):
@@ -51,35 +51,79 @@ def with_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_col
   return config
 
 
+# The sampling settings a command may change in a stored config: the truncation trick's psi
+# (`--truncation`) of generators that have one.
+TRUNCATION_KEY = "model.truncation_psi"
+
+
+def truncation_overrides(workdir: str, truncation: float | None) -> dict:
+  """{TRUNCATION_KEY: psi} for `--truncation psi` (nothing if None), refused for a run whose
+  generator has no truncation trick."""
+  if truncation is None:
+    return {}
+  checks.check_value("--truncation", truncation, checks.NON_NEGATIVE)
+  config = run_config.read_workdir_config(workdir, tasks.backfilled_keys)
+  if "truncation_psi" not in config.get("model", {}):
+    raise UserError(f"--truncation is the truncation trick of a style-based generator; this run's model "
+                    f"({config.get('task')!r} family, model.name={config.get('model', {}).get('name')!r}) has none")
+  return {TRUNCATION_KEY: truncation}
+
+
 def evaluate(workdir: str, step: int | None = None, overrides: dict | None = None) -> dict:
   """Test metrics of a checkpoint over the whole test split, printed (by process 0) and then
-  written to eval_<step>.json. `overrides` sets `eval.*` keys of the stored config for this
-  evaluation, e.g. {"eval.iwae_k": 5000} or {"eval.sample_metrics": "fid,kid,modes"}."""
+  written to eval_<step>.json (eval_<step>_psi<psi>.json with a truncation). `overrides` sets
+  `eval.*` keys of the stored config for this evaluation, e.g. {"eval.iwae_k": 5000} or
+  {"eval.sample_metrics": "fid,kid,modes"}, and the truncation psi (TRUNCATION_KEY)."""
   overrides = overrides or {}
-  outside_eval = [key for key in overrides if not key.startswith("eval.")]
+  outside_eval = [key for key in overrides if not key.startswith("eval.") and key != TRUNCATION_KEY]
   if outside_eval:
-    raise UserError(f"genzoo eval changes eval.* keys only, got {outside_eval}; the rest of the "
-                    "config is the run's own")
+    raise UserError(f"genzoo eval changes eval.* keys (and --truncation) only, got {outside_eval}; the rest "
+                    "of the config is the run's own")
   config, session, step, state = restore_session(workdir, step, overrides)
-  results = {"step": step, **Evaluator(session, load_split(config, "test"))(state)}
+  results = {"step": step, **({"truncation_psi": overrides[TRUNCATION_KEY]} if TRUNCATION_KEY in overrides else {}),
+             **Evaluator(session, load_split(config, "test"))(state)}
   chief_print(json.dumps(results, indent=2))
+  suffix = f"_psi{overrides[TRUNCATION_KEY]:g}" if TRUNCATION_KEY in overrides else ""
   if is_chief():
     with run_files.writing_into(workdir, after="; the results are printed above"):
-      run_files.write_json(os.path.join(workdir, f"eval_{step}.json"), results)
+      run_files.write_json(os.path.join(workdir, f"eval_{step}{suffix}.json"), results)
   return results
 
 
-def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None) -> str:
-  """Writes a PNG of `num` samples at `temperature`, drawn by the renderer of the data's kind;
-  returns its path."""
+def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None,
+           truncation: float | None = None) -> str:
+  """Writes a PNG of `num` samples at `temperature` (and truncation psi, for generators with the
+  truncation trick), drawn by the renderer of the data's kind; returns its path."""
   checks.check_value("--num", num, checks.at_least(1))
   checks.check_value("--temperature", temperature, checks.NON_NEGATIVE)
   if output is not None:
     run_files.check_output_path(output)
-  config, session, step, state = restore_session(workdir, step)
-  path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}.png")
+  config, session, step, state = restore_session(workdir, step, truncation_overrides(workdir, truncation))
+  suffix = "" if truncation is None else f"_psi{truncation:g}"
+  path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}{suffix}.png")
   run_files.check_output_path(path)
   picture = session.render(state, session.sample(state, num, temperature))
+  if is_chief():
+    images.save_png(picture.pixels, path, scale=picture.scale)
+  return path
+
+
+def style_mix(workdir: str, output: str | None, band: str, sources: int, step: int | None = None,
+              truncation: float | None = None) -> str:
+  """Writes a PNG of a style-mixing grid: `sources` column sources along the top, as many row
+  sources down the left, and in each cell its row's styles with its column's in the `band`
+  layers ("coarse", "middle" or "fine"); returns its path."""
+  checks.check_value("--sources", sources, checks.at_least(1))
+  if output is not None:
+    run_files.check_output_path(output)
+  config, session, step, state = restore_session(workdir, step, truncation_overrides(workdir, truncation))
+  if not hasattr(session.task, "style_mixing_grid"):
+    raise UserError(f"the {config.task!r} family has no styles to mix")
+  path = output or os.path.join(workdir, f"style_mixing_{step}_{band}.png")
+  run_files.check_output_path(path)
+  grid = jax.jit(session.task.style_mixing_grid, static_argnums=(2, 3))(
+      state, stream(config, SAMPLE_STREAM), sources, band)
+  picture = session.render(state, Samples(np.asarray(grid), session.spec.x), columns=sources + 1)
   if is_chief():
     images.save_png(picture.pixels, path, scale=picture.scale)
   return path

@@ -26,7 +26,14 @@ class Evaluator:
   def reference(self) -> metrics.ReferenceSet:
     """The test split that samples are compared with (its features computed once)."""
     data = self.test_data
-    return metrics.ReferenceSet(f"the {data.name} test split", data[data.spec.target], data.spec.x.levels)
+    return metrics.ReferenceSet(f"the {data.name} test split", self.unpadded(data[data.spec.target]),
+                                data.spec.x.levels)
+
+  def unpadded(self, images: np.ndarray) -> np.ndarray:
+    """Images without the `data.pad` border, in the dataset's own frame (which its feature
+    classifier is trained on)."""
+    pad = self.config.data.get("pad", 0)
+    return images[:, pad:images.shape[1] - pad, pad:images.shape[2] - pad] if pad else images
 
   @functools.cached_property
   def eval_step(self):
@@ -51,14 +58,15 @@ class Evaluator:
 
   def sample_metrics(self, state) -> dict:
     """FID/KID/mode coverage of `eval.metric_samples` samples against the test split, as listed
-    in `eval.sample_metrics` (nothing if empty). Configs stored before these keys read as empty."""
+    in `eval.sample_metrics` (nothing if empty), on images without their `data.pad` border.
+    Configs stored before these keys read as empty."""
     names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
     if not names:
       return {}
     rng = stream(self.config, METRICS_STREAM)
 
     def generate(index: int, size: int) -> np.ndarray:
-      return self.session.sample(state, size, 1.0, jax.random.fold_in(rng, index)).values
+      return self.unpadded(self.session.sample(state, size, 1.0, jax.random.fold_in(rng, index)).values)
 
     return metrics.evaluate_samples(
         generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),

@@ -4,7 +4,8 @@ contract (so the runner does not change).
 One training step makes `loss.d_steps` discriminator updates, each on its own chunk of the real
 batch (so `data.batch_size` = d_steps x the per-update batch) with fresh fakes, then one
 generator update on a batch of the chunk size. An exponential moving average of the generator
-weights (`loss.ema_decay`) is kept; sampling and evaluation use it.
+weights (decay `loss.ema_decay`, or a half-life of `loss.ema_kimg` thousand images) is kept;
+sampling and evaluation use it.
 
 The players follow the interface of `genzoo.models.players`: `generator(z, labels, *, train)` and
 `discriminator(x, labels, *, train)` with their declared state collections and random streams,
@@ -15,10 +16,11 @@ the generator's loss and the regularisers, first passes through the augmentation
 (a key of AUGMENTATIONS: "none", "diffaugment" or "ada", whose probability p adapts to the
 discriminator's outputs on reals; see AdaptiveAugmentation).
 
-Config keys read here: `model` (name: "dcgan" or "resnet", latent_dim, latent_std, g_width, d_width,
-d_norm), `loss` (name, d_steps, gp_weight, gp_interval, r1_weight, r1_interval, ema_decay,
-augment, ada_pipeline, ada_p, ada_target, ada_interval, ada_kimg), `optim` (generator) and `d_optim` (discriminator), see `tasks.common.make_optimizer`;
-`data.batch_size`, `train.steps`.
+Config keys read here: `model` (name: a key of MODELS; latent_dim, latent_std, and the keys each
+player declares), `loss` (name, d_steps, gp_weight, gp_interval, r1_weight, r1_interval,
+pl_weight, pl_interval, pl_decay, pl_batch_shrink, ema_decay, ema_kimg, ema_rampup, augment,
+ada_pipeline, ada_p, ada_target, ada_interval, ada_kimg), `optim` (generator) and `d_optim`
+(discriminator), see `tasks.common.make_optimizer`; `data.batch_size`, `train.steps`.
 
 Objectives, on discriminator logits (or critic values) for real r and fake f:
   minimax         D: softplus(-r) + softplus(f)  G: -softplus(f)   (Goodfellow et al. 2014, eq. 1)
@@ -27,8 +29,12 @@ Objectives, on discriminator logits (or critic values) for real r and fake f:
   wasserstein     D: f - r                       G: -f             (Arjovsky et al. 2017)
 Regularisers of the discriminator: the gradient penalty gp_weight * E[(|grad D(x_hat)| - 1)^2] at
 random interpolates x_hat of real and fake images (Gulrajani et al. 2017, eq. 3), and R1,
-r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9); each at every
-`*_interval`-th step only, scaled by the interval (lazy regularisation).
+r1_weight / 2 * E[|grad D(x_real)|^2] (Mescheder et al. 2018, eq. 9); of a style-based generator,
+path length regularisation (see PathLengthRegularizer). Each runs at every `*_interval`-th step
+only, scaled by the interval (lazy regularisation), and is added to the loss of that step. (The
+StyleGAN2 code makes a separate optimiser step of it instead and so corrects Adam's learning rate
+and betas by interval / (interval + 1); here the steps are not more frequent, so Adam's settings
+are used as given.)
 """
 
 import dataclasses
@@ -48,6 +54,7 @@ from genzoo.models import players
 from genzoo.models import rngs as model_rngs
 from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
+from genzoo.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from genzoo.tasks import augment, common
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Batch, State
@@ -57,6 +64,7 @@ from genzoo.tasks.base import Batch, State
 MODELS = {
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
+    "stylegan2": (StyleGAN2Generator, StyleGAN2Discriminator),
 }
 
 
@@ -128,8 +136,15 @@ AUGMENTATIONS = {
 # r_t, discriminator updates between adjustments, thousands of images for p to cross [0, 1].
 ADA_DEFAULTS = {"loss.ada_pipeline": "bgc", "loss.ada_p": 0.0, "loss.ada_target": 0.6, "loss.ada_interval": 4,
                 "loss.ada_kimg": 500.0}
+# Generator regularisation and averaging, with the values that leave them off (what runs stored
+# before they existed were trained with): path length regularisation (weight, interval, decay of
+# its target, batch shrink), and the EMA half-life in thousands of images with its ramp-up (the
+# fraction of the images seen that caps the half-life early on), used instead of loss.ema_decay
+# when ema_kimg > 0.
+GENERATOR_DEFAULTS = {"loss.pl_weight": 0.0, "loss.pl_interval": 4, "loss.pl_decay": 0.01, "loss.pl_batch_shrink": 2,
+                      "loss.ema_kimg": 0.0, "loss.ema_rampup": 0.0}
 # Random streams of a step, folded into its key (independent of the splits the step makes).
-_LABEL_STREAM, _AUGMENT_STREAM, _PLAYER_STREAM = 1001, 1002, 1003
+_LABEL_STREAM, _AUGMENT_STREAM, _PLAYER_STREAM, _PATH_LENGTH_STREAM = 1001, 1002, 1003, 1004
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,11 +210,43 @@ class Regularizer:
 
   def __call__(self, critic, real, fake, rng, step) -> jax.Array:
     """The weighted penalty at training step `step` (0 at the steps in between)."""
-    if self.interval == 1:
-      return self.weight * self.penalty(critic, real, fake, rng)
-    return jax.lax.cond(step % self.interval == 0,
-                        lambda: self.interval * self.weight * self.penalty(critic, real, fake, rng),
-                        lambda: jnp.zeros(()))
+    return at_interval(self.interval, step, lambda: self.interval * self.weight * self.penalty(critic, real, fake, rng),
+                       lambda: jnp.zeros(()))
+
+
+def at_interval(interval: int, step: jax.Array, compute: Callable, skip: Callable):
+  """compute() at every `interval`-th training step and skip() at the others (both return the
+  same structure); traced once either way."""
+  if interval == 1:
+    return compute()
+  return jax.lax.cond(step % interval == 0, compute, skip)
+
+
+@dataclasses.dataclass(frozen=True)
+class PathLengthRegularizer:
+  """Path length regularisation of a style-based generator (StyleGAN2, sec. 3.2, eq. 4):
+  weight * E[(|J_w^T y| - a)^2] with y ~ N(0, I) / sqrt(H W) an image-shaped projection and a the
+  moving average of the lengths (`decay` per regularised step), on a batch `batch_shrink` times
+  smaller than the generator's, every `interval`-th step and scaled by it. The average is part of
+  the training state; the penalty and the average are logged as `pl` and `pl_mean`."""
+
+  weight: float
+  interval: int
+  decay: float
+  batch_shrink: int
+
+  def init(self) -> dict:
+    return {"mean": jnp.zeros((), jnp.float32)}
+
+  def __call__(self, path_lengths: Callable[[], jax.Array], step: jax.Array, state: dict) -> tuple[jax.Array, dict]:
+    """(weighted penalty, new state) at training step `step`; `path_lengths()` gives |J_w^T y| per example."""
+
+    def compute():
+      lengths = path_lengths()
+      mean = state["mean"] + self.decay * (jnp.mean(jax.lax.stop_gradient(lengths)) - state["mean"])
+      return self.interval * self.weight * jnp.mean(jnp.square(lengths - mean)), {"mean": mean}
+
+    return at_interval(self.interval, step, compute, lambda: (jnp.zeros(()), state))
 
 
 def regularizers(loss: ml_collections.ConfigDict) -> tuple[Regularizer, ...]:
@@ -220,7 +267,8 @@ class GANTask:
   PROGRESS_METRICS = ("d_loss", "g_loss")
   RESUMABLE_KEYS = ()
   # Keys added after runs were stored, with the value a stored run without them was trained with.
-  BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none", **ADA_DEFAULTS}
+  BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none", **ADA_DEFAULTS,
+                     **GENERATOR_DEFAULTS}
 
   def __post_init__(self):
     self.check_config(self.config)
@@ -230,6 +278,14 @@ class GANTask:
       raise UserError(
           f"loss.d_steps={loss.d_steps} must divide data.batch_size={self.config.data.batch_size}: "
           "each discriminator update takes its own chunk of the batch")
+    if loss.pl_weight and not hasattr(self.generator, "synthesize"):
+      raise UserError(f"loss.pl_weight={loss.pl_weight} regularises the path lengths of a style-based generator; "
+                      f"model.name={self.config.model.name!r} has no style space (use 0, or model.name='stylegan2')")
+    for player in (self.generator, self.discriminator):
+      classes = getattr(player, "num_classes", 0)
+      if classes and classes != self.data.num_classes:
+        raise UserError(f"model.num_classes={classes} must match the data's classes ({self.data.num_classes}) for "
+                        "class-conditional training; use model.num_classes=0 for an unconditional model")
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -254,6 +310,12 @@ class GANTask:
         "loss.ada_interval": checks.at_least(1),
         "loss.ada_kimg": checks.POSITIVE,
         "loss.ema_decay": checks.fraction(upper_inclusive=True),
+        "loss.ema_kimg": checks.NON_NEGATIVE,
+        "loss.ema_rampup": checks.NON_NEGATIVE,
+        "loss.pl_weight": checks.NON_NEGATIVE,
+        "loss.pl_interval": checks.at_least(1),
+        "loss.pl_decay": checks.fraction(upper_inclusive=True),
+        "loss.pl_batch_shrink": checks.at_least(1),
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
     })
@@ -265,6 +327,13 @@ class GANTask:
   @functools.cached_property
   def regularizers(self) -> tuple[Regularizer, ...]:
     return regularizers(self.config.loss)
+
+  @functools.cached_property
+  def path_length(self) -> PathLengthRegularizer | None:
+    loss = self.config.loss
+    if not loss.pl_weight:
+      return None
+    return PathLengthRegularizer(loss.pl_weight, loss.pl_interval, loss.pl_decay, loss.pl_batch_shrink)
 
   @functools.cached_property
   def generator(self) -> nn.Module:
@@ -302,8 +371,9 @@ class GANTask:
         "opt_state": {name: self.optimizers[name].init(params[name]) for name in params},
         "ema_generator": params["generator"],
         "step": jnp.zeros((), jnp.int32),
-        # Only an augmentation with state adds it, so that runs stored without one restore as they are.
+        # Only what has state adds it, so that runs stored without these restore as they are.
         **({"augment": augment_state} if (augment_state := self.augmentation.init()) else {}),
+        **({"path_length": self.path_length.init()} if self.path_length else {}),
     }
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
@@ -374,7 +444,7 @@ class GANTask:
     (_, (d_state, observed, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state["params"]["discriminator"])
     state = self.apply_update(state, "discriminator", grads)
-    state["model_state"] = {**state["model_state"], "discriminator": dict(d_state)}
+    state["model_state"] = {**state["model_state"], "discriminator": {**state["model_state"]["discriminator"], **d_state}}
     if observed:
       state["augment"] = observed
     return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
@@ -386,15 +456,50 @@ class GANTask:
     def loss_fn(g_params):
       fake, g_state = self.generate(g_params, state, rng, batch_size, labels, train=True)
       logits = self.discriminate(state, self.augmentation(fake, augment_rng, state.get("augment", {})), labels)
-      return jnp.mean(self.objective.generator(logits)), g_state
+      loss = jnp.mean(self.objective.generator(logits))
+      if self.path_length is None:
+        return loss, (g_state, {}, {"g_loss": loss})
+      num = max(1, batch_size // self.path_length.batch_shrink)
+      lengths = functools.partial(self.path_lengths, g_params, state, jax.random.fold_in(rng, _PATH_LENGTH_STREAM), num)
+      penalty, path_length = self.path_length(lengths, state["step"], state["path_length"])
+      return loss + penalty, (g_state, path_length, {"g_loss": loss, "pl": penalty, "pl_mean": path_length["mean"]})
 
-    (loss, g_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"]["generator"])
+    (_, (g_state, path_length, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state["params"]["generator"])
     state = self.apply_update(state, "generator", grads)
-    state["model_state"] = {**state["model_state"], "generator": dict(g_state)}
-    decay = common.ema_decay_at(self.config.loss.ema_decay, state["step"])
+    state["model_state"] = {**state["model_state"], "generator": {**state["model_state"]["generator"], **g_state}}
+    if path_length:
+      state["path_length"] = path_length
+    decay = self.ema_decay(state["step"])
     state["ema_generator"] = optax.incremental_update(
         state["params"]["generator"], state["ema_generator"], 1.0 - decay)
-    return state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads), "ema_decay": decay}
+    return state, {**metrics, "g_grad_norm": optax.tree.norm(grads), "ema_decay": decay}
+
+  def path_lengths(self, g_params, state: State, rng: jax.Array, num: int) -> jax.Array:
+    """|J_w^T y| per example [num]: the length of the gradient with respect to the styles of the
+    images' projection on y ~ N(0, I) / sqrt(H W), styles drawn as in training (mixed)."""
+    z_rng, noise_rng = jax.random.split(rng)
+    variables = {"params": g_params, **state["model_state"]["generator"]}
+    rngs = model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM))
+    ws, _ = self.generator.apply(variables, self.latents(z_rng, num, 1.0), self.fake_labels(z_rng, num), True,
+                                 method="styles", rngs=rngs, mutable=list(self.generator.STATE_COLLECTIONS))
+    height, width = self.data.x.shape[:2]
+    projection = jax.random.normal(noise_rng, (num,) + self.data.x.shape) / jnp.sqrt(height * width)
+    grads = jax.grad(lambda ws: jnp.sum(self.generator.apply(variables, ws, method="synthesize", rngs=rngs)
+                                        * projection))(ws)
+    return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=-1), axis=-1))
+
+  def ema_decay(self, step: jax.Array) -> jax.Array:
+    """The generator average's decay at `step`: `loss.ema_decay` (lowered early on), or with
+    `loss.ema_kimg` > 0 the decay of a half-life of ema_kimg thousand images, capped at
+    `loss.ema_rampup` times the images seen so far when that is > 0 (as in the ADA paper's code)."""
+    loss, images_per_step = self.config.loss, self.config.data.batch_size
+    if not loss.ema_kimg:
+      return common.ema_decay_at(loss.ema_decay, step)
+    half_life = loss.ema_kimg * 1000.0
+    if loss.ema_rampup:
+      half_life = jnp.minimum(half_life, (step + 1) * images_per_step * loss.ema_rampup)
+    return 0.5 ** (images_per_step / half_life)
 
   def apply_update(self, state: State, player: str, grads) -> State:
     """One optimiser step of `player`, unguarded: `train_step` checks the whole step at once."""
@@ -413,14 +518,32 @@ class GANTask:
 
   def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float,
                    labels: jax.Array | None) -> jax.Array:
-    """EMA-generator images in [-1, 1], with the variables the generator's EMA policy makes of
-    the averaged weights (e.g. standing batch-norm statistics)."""
-    stats_rng, z_rng = jax.random.split(rng)
-    variables = self.generator.EMA_POLICY.sampling_variables(
+    """EMA-generator images in [-1, 1]."""
+    z_rng = jax.random.split(rng)[1]
+    return self.generator.apply(self.ema_variables(state, rng), self.latents(z_rng, num, temperature), labels,
+                                train=False, rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+
+  def ema_variables(self, state: State, rng: jax.Array) -> dict:
+    """The variables the generator's EMA policy makes of the averaged weights (e.g. with standing
+    batch-norm statistics)."""
+    stats_rng = jax.random.split(rng)[0]
+    return self.generator.EMA_POLICY.sampling_variables(
         self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
         lambda num_latents: self.latents(stats_rng, num_latents, 1.0))
-    return self.generator.apply(variables, self.latents(z_rng, num, temperature), labels, train=False,
-                                rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+
+  def style_mixing_grid(self, state: State, rng: jax.Array, num: int, band: str) -> jax.Array:
+    """A style-mixing grid of the EMA generator, in the data's levels [(num + 1)^2, H, W, C]: `num`
+    column sources along the top, `num` row sources down the left, and in the cells each row's
+    styles with its column's in the `band` ("coarse", "middle" or "fine") layers."""
+    if not hasattr(self.generator, "style_mixing_grid"):
+      raise UserError(f"model.name={self.config.model.name!r} has no styles to mix; style mixing needs a "
+                      "style-based generator (model.name='stylegan2')")
+    rows_rng, columns_rng = jax.random.split(jax.random.fold_in(rng, _PLAYER_STREAM))
+    images = self.generator.apply(
+        self.ema_variables(state, rng), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
+        self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
+        rngs=model_rngs(self.generator, rng))
+    return self.to_levels(images.reshape((-1,) + images.shape[2:]))
 
   def real_labels(self, batch: Batch, num: int) -> jax.Array | None:
     """The batch's labels [num], or None for unlabelled data."""
@@ -479,7 +602,8 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
       dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm))
   config.loss = ml_collections.ConfigDict(
       dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, gp_interval=1, r1_weight=0.0, r1_interval=1,
-           ema_decay=0.999, augment="none", **{key.removeprefix("loss."): value for key, value in ADA_DEFAULTS.items()}))
+           ema_decay=0.999, augment="none",
+           **{key.removeprefix("loss."): value for key, value in {**ADA_DEFAULTS, **GENERATOR_DEFAULTS}.items()}))
   config.optim.learning_rate = learning_rate
   config.optim.b1, config.optim.b2 = betas
   config.d_optim = ml_collections.ConfigDict(config.optim.to_dict())

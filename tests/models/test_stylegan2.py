@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,7 +78,8 @@ def test_training_moves_the_average_w_and_mixes_styles_from_a_crossover(key):
   generator = tiny_generator(style_mixing_prob=1.0)
   variables = generator_variables(generator, key, z)
   rngs = {"noise": key, "mixing": jax.random.fold_in(key, 2)}
-  styles = jax.jit(lambda train: generator.apply(variables, z, train, rngs=rngs, mutable=["w_avg"], method="styles"),
+  styles = jax.jit(lambda train: generator.apply(variables, z, None, train, rngs=rngs, mutable=["w_avg"],
+                                                method="styles"),
                    static_argnums=0)
   ws, state = styles(True)
   assert float(jnp.abs(state["w_avg"]["mapping"]["w_avg"]).sum()) > 0  # was zero
@@ -106,3 +109,60 @@ def test_discriminator_scores_each_image_and_refuses_other_sides(key):
   with pytest.raises(UserError, match=r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), "
                      r"got 28x28; for 28x28 MNIST set data.pad=2 \(32x32\)"):
     discriminator.init(key, jnp.zeros((2, 28, 28, 1)), None, train=False)
+
+
+def test_style_bands_split_the_resolutions_into_thirds():
+  """At 32x32: style 0 drives 4x4, styles 1-2 8x8, 3-4 16x16, 5-7 32x32 (the last the final to-RGB)."""
+  np.testing.assert_array_equal(stylegan2.style_levels(32), [2, 3, 3, 4, 4, 5, 5, 5])
+  bands = {band: stylegan2.style_band(32, band) for band in stylegan2.STYLE_BANDS}
+  np.testing.assert_array_equal(np.flatnonzero(bands["coarse"]), [0, 1, 2])
+  np.testing.assert_array_equal(np.flatnonzero(bands["middle"]), [3, 4])
+  np.testing.assert_array_equal(np.flatnonzero(bands["fine"]), [5, 6, 7])
+  for side in (8, 64, 1024):  # every style in exactly one band
+    np.testing.assert_array_equal(sum(stylegan2.style_band(side, band).astype(int) for band in stylegan2.STYLE_BANDS), 1)
+  with pytest.raises(UserError, match=r"unknown style band 'top'; known: \['coarse', 'middle', 'fine'\]"):
+    stylegan2.style_band(32, "top")
+
+
+def test_style_mixing_grid_puts_the_sources_on_its_edges_and_mixes_their_styles(key):
+  generator = tiny_generator(noise_mode="const")
+  z_rows, z_columns = jax.random.normal(key, (2, 8)), jax.random.normal(jax.random.fold_in(key, 1), (3, 8))
+  variables = generator_variables(generator, key, z_rows)
+  apply = functools.partial(generator.apply, variables)
+  grid = jax.jit(lambda: generator.apply(variables, z_rows, z_columns, None, None, "middle",
+                                         method="style_mixing_grid"))()
+  assert grid.shape == (3, 4, 8, 8, 1)
+  np.testing.assert_array_equal(grid[0, 0], -1.0)
+  np.testing.assert_allclose(grid[0, 1:], generator.apply(variables, z_columns, train=False), atol=1e-5)
+  np.testing.assert_allclose(grid[1:, 0], generator.apply(variables, z_rows, train=False), atol=1e-5)
+  ws_rows, ws_columns = apply(z_rows, None, False, method="styles"), apply(z_columns, None, False, method="styles")
+  middle = stylegan2.style_band(8, "middle")[:, None]  # 8x8: styles [4x4, 8x8, 8x8, 8x8] -> middle = [8x8 ...]
+  mixed = np.where(middle, ws_columns[2], ws_rows[1])
+  np.testing.assert_allclose(grid[2, 3], apply(mixed[None], method="synthesize")[0], atol=1e-5)
+
+
+def test_class_conditional_players_use_the_label(key):
+  """The label enters the mapping network (G) and the projection head (D); each player asks for it."""
+  generator = tiny_generator(num_classes=3, noise_mode="const")
+  z = jnp.broadcast_to(jax.random.normal(key, (1, 8)), (3, 8))
+  labels = jnp.arange(3)
+  variables = jax.jit(lambda: generator.init(key, z, labels, train=False))()
+  images = jax.jit(lambda labels: generator.apply(variables, z, labels, train=False))(labels)
+  assert float(jnp.min(jnp.std(images - images[:1], axis=(1, 2, 3))[1:])) > 0  # one latent, three classes
+  discriminator = stylegan2.StyleGAN2Discriminator(channel_base=64, channel_max=16, num_classes=3, mapping_layers=2)
+  x = jnp.broadcast_to(images[:1], images.shape)
+  d_variables = jax.jit(lambda: discriminator.init(key, x, labels, train=False))()
+  logits = jax.jit(lambda labels: discriminator.apply(d_variables, x, labels, train=False))(labels)
+  assert len(set(np.round(np.asarray(logits), 6))) == 3  # one image, three classes: three scores
+  for player, args in ((generator, (z, None)), (discriminator, (x, None))):
+    with pytest.raises(UserError, match=r"model.num_classes=3 asks for a class-conditional StyleGAN2, but the data "
+                       r"has no labels"):
+      player.init(key, *args, train=False)
+
+
+def test_discriminator_without_residual_shortcuts_has_none(key):
+  images = jax.random.normal(key, (2, 8, 8, 1))
+  for architecture, has_shortcut in (("resnet", True), ("orig", False)):
+    discriminator = stylegan2.StyleGAN2Discriminator(channel_base=64, channel_max=16, architecture=architecture)
+    params = jax.eval_shape(lambda: discriminator.init(key, images, None, train=False))["params"]
+    assert ("shortcut" in params["DiscriminatorBlock_0"]) == has_shortcut

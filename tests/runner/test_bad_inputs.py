@@ -3,7 +3,7 @@
 Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
-config), `{smoke_file}`, `{glow}`, `{flowpp}`, `{toy2d}`, `{sngan}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
+config), `{smoke_file}`, `{glow}`, `{flowpp}`, `{toy2d}`, `{sngan}`, `{stylegan2}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
 run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
 filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
@@ -106,6 +106,13 @@ TRAIN_CASES = [
          r"loss.ada_pipeline='bgcx' is not accepted: it must be one of 'b', 'bg', 'bgc'"),
     Case("zero regulariser interval", train("--config.loss.r1_interval=0", config="{sngan}"),
          r"loss.r1_interval=0 is not accepted: it must be a whole number >= 1"),
+    Case("path lengths of a generator without styles", train("--config.loss.pl_weight=2.0", config="{sngan}"),
+         r"loss.pl_weight=2.0 regularises the path lengths of a style-based generator; model.name='dcgan' has no "
+         r"style space"),
+    Case("classes the data does not have", train("--config.model.num_classes=7", config="{stylegan2}"),
+         r"model.num_classes=7 must match the data's classes \(10\)"),
+    Case("StyleGAN2 on images of another side", train("--config.data.pad=1", config="{stylegan2}"),
+         r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), got 10x10"),
     Case("image options on vector data", train("--config.data.n_bits=5", config="{toy2d}"),
          r"two_moons is a dataset of 2-D vectors; the image options data.n_bits=5 do not apply"),
     Case("workdir inside a file", ("train", "--config={smoke}", "--config.data.data_dir={data}", "--workdir={tmp}/afile/run"),
@@ -148,6 +155,14 @@ RUN_CASES = [
     Case("NaN temperature", ("sample", "--workdir={run}", "--temperature=nan"), r"--temperature=nan is not accepted"),
     Case("output in a missing folder", ("sample", "--workdir={run}", "--output={tmp}/missing/grid.png"),
          r"cannot write .*grid.png: the folder .*missing does not exist; create it first"),
+    Case("truncation of a model without it", ("sample", "--workdir={run}", "--truncation=0.7"),
+         r"--truncation is the truncation trick of a style-based generator; this run's model \('vae' family"),
+    Case("negative truncation", ("eval", "--workdir={run}", "--truncation=-1"),
+         r"--truncation=-1.0 is not accepted: it must be a finite number >= 0"),
+    Case("style mixing of a model without styles", ("style-mix", "--workdir={run}"),
+         r"the 'vae' family has no styles to mix"),
+    Case("zero style sources", ("style-mix", "--workdir={run}", "--sources=0"),
+         r"--sources=0 is not accepted: it must be a whole number >= 1"),
     Case("zero pairs", ("interpolate", "--workdir={run}", "--num-pairs=0"), r"--num-pairs=0 is not accepted"),
     Case("zero interpolation steps", ("interpolate", "--workdir={run}", "--num-steps=0"),
          r"--num-steps=0 is not accepted: it must be a whole number >= 2"),
@@ -175,6 +190,7 @@ def places(tmp_path_factory, vae_smoke_run):
           "flowpp": os.path.join(EXPERIMENTS, "flowpp.py") + ":smoke",
           "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
           "sngan": os.path.join(EXPERIMENTS, "sngan.py") + ":smoke",
+          "stylegan2": os.path.join(EXPERIMENTS, "stylegan2.py") + ":smoke",
           "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}
 
 

@@ -1,10 +1,12 @@
 import functools
+import os
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
 
 from genzoo.models import players
@@ -13,6 +15,7 @@ from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator, discr
 from genzoo.nets.matmul_conv import StridedConv4x4
 from genzoo import runner
 from genzoo.data import image_spec
+from genzoo.errors import UserError
 from genzoo.tasks import make_task
 from genzoo.tasks import common, gan
 
@@ -122,6 +125,20 @@ def test_smoke_run_trains_and_samples(experiment, tmp_path, name):
   final = runner.train_and_evaluate(config, str(tmp_path / "run"))
   assert final["num_examples"] == 359 and np.isfinite(final["d_loss"])
   assert runner.sample(str(tmp_path / "run"), None, num=4, temperature=1.0).endswith("samples_6_t1.png")
+
+
+@pytest.mark.slow  # StyleGAN2 with its regularisers compiles for about a minute
+def test_stylegan2_trains_and_samples_with_truncation_and_style_mixing(experiment, tmp_path):
+  config = experiment("stylegan2", "smoke")
+  config.data.data_dir = str(tmp_path / "tfds")
+  workdir = str(tmp_path / "run")
+  final = runner.train_and_evaluate(config, workdir)
+  assert final["num_examples"] == 359 and np.isfinite(final["d_loss"])
+  assert runner.sample(workdir, None, num=4, temperature=1.0, truncation=0.5).endswith("samples_6_t1_psi0.5.png")
+  grid = runner.style_mix(workdir, None, "middle", sources=3)
+  assert grid.endswith("style_mixing_6_middle.png") and os.path.exists(grid)
+  results = runner.evaluate(workdir, None, runner.truncation_overrides(workdir, 0.0))
+  assert results["truncation_psi"] == 0.0 and os.path.exists(os.path.join(workdir, "eval_6_psi0.json"))
 
 
 @pytest.mark.parametrize("side, downsamplings", [(28, 2), (32, 2), (64, 3)])
@@ -260,3 +277,57 @@ def test_players_are_built_from_the_model_keys_they_declare(experiment):
   task = make_task(config, DIGITS)
   assert (task.generator.width, task.discriminator.width, task.discriminator.norm) == (12, 6, "spectral")
   assert task.generator.image_shape == DIGITS.x.shape  # provided by the family, from the data
+
+
+def test_path_length_regularizer_runs_on_its_interval_and_tracks_the_mean_length():
+  """Every 4th step: 4 * weight * E[(length - a)^2] with a moved by `decay` towards the batch's
+  mean length; nothing (and no move) in between."""
+  regularizer = gan.PathLengthRegularizer(weight=2.0, interval=4, decay=0.5, batch_shrink=2)
+  lengths = jnp.array([1.0, 3.0])
+  state = regularizer.init()
+  run = jax.jit(lambda step, state: regularizer(lambda: lengths, step, state))
+  penalty, state = run(0, state)
+  np.testing.assert_allclose(state["mean"], 1.0)  # 0 + 0.5 * (2 - 0)
+  np.testing.assert_allclose(penalty, 4 * 2.0 * (0.0 + 4.0) / 2)
+  for step in (1, 2, 3):
+    skipped, unchanged = run(step, state)
+    assert float(skipped) == 0.0 and float(unchanged["mean"]) == 1.0
+  _, state = run(4, state)
+  np.testing.assert_allclose(state["mean"], 1.5)
+
+
+def test_path_lengths_are_positive_and_differentiable_in_the_generator_weights(experiment, key):
+  """The penalty differentiates the styles' gradient once more, with respect to G's weights."""
+  task = make_task(experiment("stylegan2", "smoke"), DIGITS)
+  state = jax.jit(task.init)(key, digit_batch(key, 4))
+  values, grads = jax.jit(lambda params: jax.value_and_grad(
+      lambda p: jnp.sum(task.path_lengths(p, state, key, 3)))(params))(
+      state["params"]["generator"])
+  norm = float(optax.tree.norm(grads))
+  assert float(values) > 0 and np.isfinite(norm) and norm > 0
+  assert task.path_length.interval == 4 and task.path_length.weight == 2.0
+
+
+def test_ema_half_life_is_in_images_with_a_ramp_up(experiment):
+  """0.5 ** (batch / half-life images); early on the half-life is at most ramp-up x images seen."""
+  config = experiment("stylegan2", "smoke")
+  config.loss.update(ema_kimg=10.0, ema_rampup=0.05)
+  task = make_task(config, DIGITS)
+  batch = config.data.batch_size
+  late = 10_000 / (0.05 * batch)  # from here on the half-life is 10 kimg
+  np.testing.assert_allclose(task.ema_decay(jnp.asarray(late * 2)), 0.5 ** (batch / 10_000), rtol=1e-6)
+  np.testing.assert_allclose(task.ema_decay(jnp.asarray(99)), 0.5 ** (batch / (100 * batch * 0.05)), rtol=1e-6)
+  config.loss.ema_kimg = 0.0  # off: the plain decay
+  np.testing.assert_allclose(make_task(config, DIGITS).ema_decay(jnp.asarray(10_000)), config.loss.ema_decay)
+
+
+def test_style_based_settings_are_refused_for_other_generators(experiment):
+  config = experiment("sngan", "smoke")
+  config.loss.pl_weight = 2.0
+  with pytest.raises(UserError, match=r"loss.pl_weight=2.0 regularises the path lengths of a style-based generator; "
+                     r"model.name='dcgan' has no style space"):
+    make_task(config, DIGITS)
+  conditional = experiment("stylegan2", "smoke")
+  conditional.model.num_classes = 7
+  with pytest.raises(UserError, match=r"model.num_classes=7 must match the data's classes \(10\)"):
+    make_task(conditional, DIGITS)

@@ -24,6 +24,8 @@ CASES = {
     "flow_flowpp": ("flowpp", "smoke", {"optim.ema_decay": 0.9}, DIGITS),
     "gan_dcgan_gp": ("wgan_gp", "smoke", {"loss.d_steps": 2}, UNLABELLED),
     "gan_resnet_spectral": ("sngan", "smoke", {"model.name": "resnet"}, DIGITS),
+    # Class-conditional, with every regulariser (R1 and path lengths) and ADA's state.
+    "gan_stylegan2": ("stylegan2", "smoke", {"model.num_classes": 10, "loss.r1_weight": 0.1}, DIGITS),
 }
 
 
@@ -42,9 +44,10 @@ def build(experiment, case):
 SHARDED_ATOL = {"gan_resnet_spectral": 1e-3, "gan_dcgan_gp": 5e-4}
 
 
-# Flow++ with its dequantiser compiles for about 100 s here: its kit run is in the slow tier (its
-# model, dequantiser and estimates have default-tier tests in tests/tasks/test_flow_dequantization.py).
-SLOW_CASES = {"flow_flowpp"}
+# Flow++ with its dequantiser and StyleGAN2 with its regularisers compile for 90-100 s here: their
+# kit runs are in the slow tier (their parts have default-tier tests in
+# tests/tasks/test_flow_dequantization.py, tests/models/test_stylegan2.py and tests/tasks/test_gan.py).
+SLOW_CASES = {"flow_flowpp", "gan_stylegan2"}
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case in SLOW_CASES else case
