@@ -129,16 +129,23 @@ def test_style_mixing_grid_puts_the_sources_on_its_edges_and_mixes_their_styles(
   z_rows, z_columns = jax.random.normal(key, (2, 8)), jax.random.normal(jax.random.fold_in(key, 1), (3, 8))
   variables = generator_variables(generator, key, z_rows)
   apply = functools.partial(generator.apply, variables)
-  grid = jax.jit(lambda: generator.apply(variables, z_rows, z_columns, None, None, "middle",
-                                         method="style_mixing_grid"))()
+  # 8x8: styles [4x4, 8x8, 8x8, 8x8]; the middle band is the 8x8 ones.
+  middle = stylegan2.style_band(8, "middle")[:, None]
+
+  @jax.jit
+  def grid_and_references():
+    grid = apply(z_rows, z_columns, None, None, "middle", method="style_mixing_grid")
+    ws_rows, ws_columns = apply(z_rows, None, False, method="styles"), apply(z_columns, None, False, method="styles")
+    mixed = jnp.where(middle, ws_columns[2], ws_rows[1])  # row source 1 with column source 2's middle styles
+    return (grid, apply(z_columns, train=False), apply(z_rows, train=False),
+            apply(mixed[None], method="synthesize")[0])
+
+  grid, columns, rows, cell = grid_and_references()
   assert grid.shape == (3, 4, 8, 8, 1)
   np.testing.assert_array_equal(grid[0, 0], -1.0)
-  np.testing.assert_allclose(grid[0, 1:], generator.apply(variables, z_columns, train=False), atol=1e-5)
-  np.testing.assert_allclose(grid[1:, 0], generator.apply(variables, z_rows, train=False), atol=1e-5)
-  ws_rows, ws_columns = apply(z_rows, None, False, method="styles"), apply(z_columns, None, False, method="styles")
-  middle = stylegan2.style_band(8, "middle")[:, None]  # 8x8: styles [4x4, 8x8, 8x8, 8x8] -> middle = [8x8 ...]
-  mixed = np.where(middle, ws_columns[2], ws_rows[1])
-  np.testing.assert_allclose(grid[2, 3], apply(mixed[None], method="synthesize")[0], atol=1e-5)
+  np.testing.assert_allclose(grid[0, 1:], columns, atol=1e-5)
+  np.testing.assert_allclose(grid[1:, 0], rows, atol=1e-5)
+  np.testing.assert_allclose(grid[2, 3], cell, atol=1e-5)
 
 
 def test_class_conditional_players_use_the_label(key):
