@@ -519,14 +519,13 @@ class GANTask:
   def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float,
                    labels: jax.Array | None) -> jax.Array:
     """EMA-generator images in [-1, 1]."""
-    z_rng = jax.random.split(rng)[1]
-    return self.generator.apply(self.ema_variables(state, rng), self.latents(z_rng, num, temperature), labels,
+    stats_rng, z_rng = jax.random.split(rng)
+    return self.generator.apply(self.ema_variables(state, stats_rng), self.latents(z_rng, num, temperature), labels,
                                 train=False, rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
-  def ema_variables(self, state: State, rng: jax.Array) -> dict:
+  def ema_variables(self, state: State, stats_rng: jax.Array) -> dict:
     """The variables the generator's EMA policy makes of the averaged weights (e.g. with standing
-    batch-norm statistics)."""
-    stats_rng = jax.random.split(rng)[0]
+    batch-norm statistics, taken on latents drawn from `stats_rng`)."""
     return self.generator.EMA_POLICY.sampling_variables(
         self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
         lambda num_latents: self.latents(stats_rng, num_latents, 1.0))
@@ -540,7 +539,7 @@ class GANTask:
                       "style-based generator (model.name='stylegan2')")
     rows_rng, columns_rng = jax.random.split(jax.random.fold_in(rng, _PLAYER_STREAM))
     images = self.generator.apply(
-        self.ema_variables(state, rng), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
+        self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
         self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
         rngs=model_rngs(self.generator, rng))
     return self.to_levels(images.reshape((-1,) + images.shape[2:]))
