@@ -1,7 +1,10 @@
-"""GAN training throughput on 32x32x3 images, fp32; one step = one discriminator update and one
-generator update. Models: the DCGAN and ResNet pairs at the `experiments/dcgan.py:cifar10` widths
-(batch 64), and StyleGAN2 at the `experiments/stylegan2.py:mnist5k` widths (batch 32, ADA on;
-`--paper-size` for the `cifar10` setting, widths up to 512, batch 64).
+"""GAN training throughput on 32x32x3 images, fp32; one step = the model's discriminator updates
+(`loss.d_steps`) and one generator update. Models: the DCGAN and ResNet pairs at the
+`experiments/dcgan.py:cifar10` widths (batch 64), StyleGAN2 at the `experiments/stylegan2.py:mnist5k`
+widths (batch 32, ADA on; `--paper-size` for the `cifar10` setting, widths up to 512, batch 64), and
+BigGAN at the `experiments/biggan.py:mnist5k` widths (64 channels, class-conditional, 2
+discriminator updates of 32; `--paper-size` for its `cifar10` setting, 256 channels, 4 updates of
+50).
 
 Reports G+D steps/s and utilisation: the step's matmul and convolution FLOP/s (read off the
 jitted step's jaxpr by `_measure.matmul_flops`, so the backward passes are counted as executed)
@@ -10,7 +13,7 @@ lengths every 4) are included: a timed call is one whole cycle of steps (16), an
 the cycle's mean per step. Each round measures the peak right before timing the step, and the
 table gives medians and ranges over rounds, as `flow_throughput.py` does.
 
-  python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2] [--paper-size]
+  python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2|biggan] [--paper-size]
 """
 
 import argparse
@@ -35,7 +38,7 @@ def random_batch(batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 # --model -> (experiment, variant, paper-size variant)
 MODELS = {"dcgan": ("dcgan", "cifar10", "cifar10"), "resnet": ("dcgan", "cifar10", "cifar10"),
-          "stylegan2": ("stylegan2", "mnist5k", "cifar10")}
+          "stylegan2": ("stylegan2", "mnist5k", "cifar10"), "biggan": ("biggan", "mnist5k", "cifar10")}
 
 
 REGULARIZERS = ("gp", "r1", "pl")  # loss.<name>_weight and loss.<name>_interval
@@ -67,7 +70,7 @@ def main():
   parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
   parser.add_argument("--batch-size", type=int, default=None, help="default: the experiment's")
   parser.add_argument("--model", choices=tuple(MODELS), default="dcgan")
-  parser.add_argument("--paper-size", action="store_true", help="stylegan2: the cifar10 setting's widths")
+  parser.add_argument("--paper-size", action="store_true", help="stylegan2, biggan: the cifar10 setting's widths")
   args = parser.parse_args()
   experiment, variant, paper_variant = MODELS[args.model]
   config = load_experiment(experiment, paper_variant if args.paper_size else variant)
@@ -103,8 +106,9 @@ def main():
 
   median_seconds = statistics.median(seconds)
   widths = ", ".join(f"{key} {value}" for key, value in config.model.items()
-                     if key in ("g_width", "d_width", "channel_base", "channel_max"))
-  print(f"GAN {args.model} ({widths}), 32x32x3, batch {config.data.batch_size}, fp32, loss.augment "
+                     if key in ("g_width", "d_width", "channel_base", "channel_max", "width"))
+  print(f"GAN {args.model} ({widths}), 32x32x3, batch {config.data.batch_size} in {config.loss.d_steps} "
+        f"discriminator update(s), fp32, loss.augment "
         f"{config.loss.augment}, cycle of {cycle_length} steps; {jax.device_count()} x {jax.devices()[0].platform}; "
         f"{flops / 1e9:.2f} GFLOP per G+D step; fp32 matmul peak {statistics.median(peaks) / 1e9:.1f} "
         f"GFLOP/s (median of {args.rounds} rounds, range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")

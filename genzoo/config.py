@@ -74,7 +74,7 @@ def base_config() -> ml_collections.ConfigDict:
   )
   config.eval = ml_collections.ConfigDict(
       dict(
-          sample_metrics="",  # comma-separated subset of "fid,kid,modes", scored at every evaluation
+          sample_metrics="",  # comma-separated subset of metrics.SAMPLE_METRICS, scored at every evaluation
           metric_samples=1000,  # generated images scored against the whole test split
           features_dir=config_dict.placeholder(str),  # feature classifiers (default: metrics.default_features_dir)
           feature_extractor="classifier",  # FID/KID features: "classifier" | "inception"

@@ -5,10 +5,10 @@ from genzoo.metrics.classifier import ClassifierExtractor, default_features_dir,
 from genzoo.metrics.distances import frechet_distance, kernel_inception_distance, mode_coverage
 from genzoo.metrics.inception import InceptionExtractor
 from genzoo.metrics.sample_quality import (
-    FEATURE_EXTRACTORS, SAMPLE_METRICS, ReferenceSet, check_feature_extractor, evaluate_samples, parse_metric_names)
+    FEATURE_EXTRACTORS, SAMPLE_METRICS, ReferenceSet, check_class_metrics, check_feature_extractor, evaluate_samples, parse_metric_names)
 
 __all__ = [
     "ClassifierExtractor", "FEATURE_EXTRACTORS", "InceptionExtractor", "ReferenceSet", "SAMPLE_METRICS",
-    "check_feature_extractor", "default_features_dir", "evaluate_samples", "frechet_distance",
+    "check_class_metrics", "check_feature_extractor", "default_features_dir", "evaluate_samples", "frechet_distance",
     "kernel_inception_distance", "mode_coverage", "parse_metric_names", "train_feature_classifier",
 ]

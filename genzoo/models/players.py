@@ -12,7 +12,9 @@ generator also declares
     given a fresh key per call;
   EMA_POLICY: how the moving average of its weights becomes the variables that sample.
 A class-conditional player has a field `num_classes` (0 when it is unconditional), which must
-match the data's. A style-based generator also has the methods `styles(z, labels, train)` (the
+match the data's. A generator with a truncation trick names the config key that sets it,
+TRUNCATION_KEY (e.g. "model.truncation_psi"), which `genzoo sample/eval --truncation` overrides.
+A style-based generator also has the methods `styles(z, labels, train)` (the
 per-layer styles ws [N, num_ws, w_dim]), `synthesize(ws)` (images) and
 `style_mixing_grid(...)`, which path length regularisation and style-mixing grids use.
 A discriminator is deterministic given its inputs and variables (its input gradients define R1
@@ -41,8 +43,8 @@ GENERATOR_RULES = {"model.g_width": checks.at_least(1)}
 class WeightsOnly:
   """The EMA weights with the generator's own state collections, as they are."""
 
-  def sampling_variables(self, generator: nn.Module, variables: dict, latents) -> dict:
-    del generator, latents
+  def sampling_variables(self, generator: nn.Module, variables: dict, inputs) -> dict:
+    del generator, inputs
     return variables
 
 
@@ -54,10 +56,10 @@ class StandingBatchStats:
 
   batch: int = 256
 
-  def sampling_variables(self, generator: nn.Module, variables: dict, latents) -> dict:
-    """`latents(num)` draws the batch of latents the statistics are taken on."""
+  def sampling_variables(self, generator: nn.Module, variables: dict, inputs) -> dict:
+    """`inputs(num)` draws the batch (latents, labels or None) the statistics are taken on."""
     _, standing = generator.clone(bn_momentum=0.0).apply(
-        variables, latents(self.batch), None, train=True, mutable=["batch_stats"])
+        variables, *inputs(self.batch), train=True, mutable=["batch_stats"])
     return {**variables, **standing}
 
 

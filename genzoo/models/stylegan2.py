@@ -325,6 +325,7 @@ class StyleGAN2Generator(nn.Module):
   STATE_COLLECTIONS: ClassVar[tuple[str, ...]] = ("w_avg",)
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ("noise", "mixing")
   EMA_POLICY: ClassVar = WeightsOnly()
+  TRUNCATION_KEY: ClassVar[str] = "model.truncation_psi"
 
   def __post_init__(self):
     square_power_of_two_side(self.image_shape)  # refused when the player is built, before any run starts

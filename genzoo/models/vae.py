@@ -1,4 +1,6 @@
-"""Variational auto-encoder (Kingma & Welling 2014) with a diagonal Gaussian posterior."""
+"""Variational auto-encoder (Kingma & Welling 2014) with a diagonal Gaussian posterior, optionally
+class-conditional (Sohn et al. 2015, "Learning Structured Output Representation using Deep
+Conditional Generative Models": q(z|x, y) and p(x|z, y) with the prior N(0, I))."""
 
 from collections.abc import Sequence
 from typing import ClassVar
@@ -20,6 +22,8 @@ class VAE(nn.Module):
 
   `architecture` is "mlp" (`hidden` widths, decoder mirrored) or "conv" (`channels` per stride-2
   stage, decoder mirrored). The decoder emits `params_per_dim` likelihood parameters per sub-pixel.
+  With `num_classes` > 0 the label y [...] conditions both: its one-hot code is appended to every
+  pixel of the encoder's input and to the decoder's latent.
   """
 
   image_shape: tuple[int, int, int]
@@ -30,6 +34,7 @@ class VAE(nn.Module):
   hidden: Sequence[int] = (512, 256)
   channels: Sequence[int] = (32, 64)
   activation: str = "relu"
+  num_classes: int = 0
 
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {
@@ -39,6 +44,7 @@ class VAE(nn.Module):
       "model.activation": checks.Rule(lambda name: isinstance(name, str) and callable(getattr(jax.nn, name, None)),
                                       "the name of a jax.nn activation, e.g. 'relu', 'tanh', 'elu'"),
       "model.latent_dim": checks.at_least(1),
+      "model.num_classes": checks.at_least(0),
   }
 
   def setup(self):
@@ -55,19 +61,32 @@ class VAE(nn.Module):
     else:
       raise UserError(f"unknown VAE architecture {self.architecture!r}; known: {list(ARCHITECTURES)}")
 
-  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Posterior mean and log standard deviation for images of levels {0, ..., K-1}."""
-    h = self.encoder(2.0 * to_unit_interval(x, self.num_levels) - 1.0)
-    mean, log_std = jnp.split(h, 2, axis=-1)
+  def encode(self, x: jax.Array, labels: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean and log standard deviation for images [N, H, W, C] of levels {0, ..., K-1}
+    (and their labels [N] when class-conditional)."""
+    h = 2.0 * to_unit_interval(x, self.num_levels) - 1.0
+    if self.num_classes:
+      code = self.one_hot(labels)[:, None, None, :]
+      h = jnp.concatenate([h, jnp.broadcast_to(code, h.shape[:-1] + code.shape[-1:])], axis=-1)
+    mean, log_std = jnp.split(self.encoder(h), 2, axis=-1)
     return mean, log_std
 
-  def decode(self, z: jax.Array) -> jax.Array:
-    """Likelihood parameters [..., H, W, C, params_per_dim] for latents [..., latent_dim]."""
+  def decode(self, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    """Likelihood parameters [..., N, H, W, C, params_per_dim] for latents [..., N, latent_dim]
+    (and labels [N] when class-conditional)."""
+    if self.num_classes:
+      code = self.one_hot(labels)
+      z = jnp.concatenate([z, jnp.broadcast_to(code, z.shape[:-1] + code.shape[-1:])], axis=-1)
     return self.decoder(z)
 
-  def __call__(self, x: jax.Array) -> jax.Array:
-    mean, _ = self.encode(x)
-    return self.decode(mean)
+  def one_hot(self, labels: jax.Array | None) -> jax.Array:
+    if labels is None:
+      raise UserError(f"this VAE is conditioned on {self.num_classes} classes and needs labels")
+    return jax.nn.one_hot(labels, self.num_classes)
+
+  def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    mean, _ = self.encode(x, labels)
+    return self.decode(mean, labels)
 
 
 def gaussian_kl_to_standard(mean: jax.Array, log_std: jax.Array) -> jax.Array:

@@ -91,16 +91,27 @@ class MLPConditioner(nn.Module):
 
 class SplitPrior(nn.Module):
   """Glow's learned prior on a split-off half: (mean, log_scale) = zero conv of the kept half;
-  with `per_position`, plus a learned term of its own for every position and channel."""
+  with `per_position`, plus a learned term of its own for every position and channel; given a
+  class code [N, K] (one-hot labels), plus a zero-initialised linear map of it per channel
+  (Glow's y-conditioning, `linear_zeros` of the label in the paper's code)."""
 
   out_channels: int
   per_position: bool = False
 
   @nn.compact
-  def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+  def __call__(self, h: jax.Array, class_code: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     h, batch = fold_batch(h, 3)
     out = ZeroConv(2 * self.out_channels)(h)
     if self.per_position:
       out = out + self.param("position_bias", nn.initializers.zeros, out.shape[1:])
+    if class_code is not None:
+      out = out + class_terms(class_code, 2 * self.out_channels)
     mean, log_scale = jnp.split(out.reshape(batch + out.shape[1:]), 2, axis=-1)
     return mean, log_scale
+
+
+def class_terms(class_code: jax.Array, features: int) -> jax.Array:
+  """[N, 1, 1, features]: a zero-initialised linear map of the class code [N, K], the same at every
+  position; call inside a compact module, which owns its kernel ("class_embedding")."""
+  dense = nn.Dense(features, use_bias=False, kernel_init=nn.initializers.zeros, name="class_embedding")
+  return dense(class_code)[:, None, None, :]

@@ -8,7 +8,7 @@
   checkpoints.py, writers.py, mesh.py, images.py, config.py (the stored config), cli.py
 """
 
-from genzoo.runner.commands import evaluate, interpolate, restore_session, sample, style_mix, truncation_overrides
+from genzoo.runner.commands import evaluate, interpolate, restore_session, sample, style_mix
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.loop import NonFiniteError, train_and_evaluate
 from genzoo.runner.session import Session, chief_print, load_split
@@ -17,5 +17,4 @@ from genzoo.runner.workdir import WorkdirConflictError
 __all__ = [
     "Evaluator", "NonFiniteError", "Session", "WorkdirConflictError", "chief_print", "evaluate",
     "interpolate", "load_split", "restore_session", "sample", "style_mix", "train_and_evaluate",
-    "truncation_overrides",
 ]

@@ -2,10 +2,11 @@
 
   genzoo train --config experiments/vae.py:mnist5k [--config.a.b=v ...] --workdir DIR [--overwrite]
   genzoo eval --workdir DIR [--step N] [--config.eval.KEY=VALUE ...]
-              shorthands: --iwae-k K, --metrics fid,kid,modes, --features-dir DIR,
+              shorthands: --iwae-k K, --metrics fid,kid,modes,class_consistency,intra_fid, --features-dir DIR,
               --extractor classifier|inception, --inception-weights FILE.npz, --truncation PSI
   genzoo train-features --dataset mnist5k [--features-dir DIR]
   genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--truncation 0.7] [--output FILE.png]
+                [--class 3 | --class 0,1,2 | --class all]   (class-conditional models: --num per class)
   genzoo style-mix --workdir DIR [--step N] [--band coarse|middle|fine] [--sources 6] [--truncation 0.7]
                    [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
@@ -45,15 +46,21 @@ _IWAE_K = flags.DEFINE_integer(
     "iwae-k", None, "eval: importance samples (>= 1): the VAE's IWAE bound, a flow's dequantisation estimate.")
 _NUM = flags.DEFINE_integer("num", 64, "sample: number of samples in the grid.")
 _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior (>= 0).")
+_CLASS = flags.DEFINE_string(
+    "class", None, "sample: samples of one class (3), of several (0,1,2; one row each) or of all, --num per class; "
+    "class-conditional models only.")
+flags.DEFINE_alias("classes", "class")
 _TRUNCATION = flags.DEFINE_float(
-    "truncation", None, "sample/style-mix/eval: truncation psi of a style-based generator (1: none, 0: the average).")
+    "truncation", None, "sample/style-mix/eval: the generator's truncation trick: StyleGAN2's psi (1: none, 0: the average), "
+    "BigGAN's threshold on |z| (0: none).")
 _BAND = flags.DEFINE_string("band", "coarse", "style-mix: the layers that take the column's styles: coarse, middle or fine.")
 _SOURCES = flags.DEFINE_integer("sources", 6, "style-mix: row and column sources of the grid.")
 _OUTPUT = flags.DEFINE_string("output", None, "sample/style-mix/interpolate: PNG path (default: in the workdir).")
 _NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test examples, one row each.")
 _NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: points on each walk, one row per pair (>= 2).")
 _METRICS = flags.DEFINE_string(
-    "metrics", None, "eval: sample-quality metrics to add, comma-separated out of fid,kid,modes.")
+    "metrics", None, "eval: sample-quality metrics to add, comma-separated out of "
+    "fid,kid,modes,class_consistency,intra_fid (the last two: class-conditional models).")
 _FEATURES_DIR = flags.DEFINE_string(
     "features-dir", None, "eval/train-features: directory of the cached feature classifiers "
     "(default: $GENZOO_FEATURES_DIR or ~/.cache/genzoo/features).")
@@ -132,10 +139,10 @@ def main(argv: list[str]) -> None:
   if command == "train":
     runner.train_and_evaluate(_CONFIG.value, workdir, overwrite=_OVERWRITE.value)
   elif command == "eval":
-    runner.evaluate(workdir, _STEP.value,
-                    {**_eval_overrides(overrides), **runner.truncation_overrides(workdir, _TRUNCATION.value)})
+    runner.evaluate(workdir, _STEP.value, _eval_overrides(overrides), _TRUNCATION.value)
   elif command == "sample":
-    path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value, _TRUNCATION.value)
+    path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value, _TRUNCATION.value,
+                         _CLASS.value)
     runner.chief_print(f"wrote {path}")
   elif command == "style-mix":
     path = runner.style_mix(workdir, _OUTPUT.value, _BAND.value, _SOURCES.value, _STEP.value, _TRUNCATION.value)

@@ -15,7 +15,8 @@ from genzoo.runner import images, workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.render import Samples
-from genzoo.runner.session import SAMPLE_STREAM, Session, chief_print, chief_warn, is_chief, load_split, stream
+from genzoo.runner.session import (SAMPLE_STREAM, Session, chief_print, chief_warn, conditional_classes, is_chief,
+                                   load_split, stream)
 
 
 def restore_session(workdir: str, step: int | None, config_overrides: dict | None = None):
@@ -51,58 +52,89 @@ def with_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_col
   return config
 
 
-# The sampling settings a command may change in a stored config: the truncation trick's psi
-# (`--truncation`) of generators that have one.
-TRUNCATION_KEY = "model.truncation_psi"
-
-
 def truncation_overrides(workdir: str, truncation: float | None) -> dict:
-  """{TRUNCATION_KEY: psi} for `--truncation psi` (nothing if None), refused for a run whose
-  generator has no truncation trick."""
+  """{the model's truncation key: value} for `--truncation` (nothing if None): StyleGAN2's psi,
+  BigGAN's threshold; refused for a run whose generator has no truncation trick."""
   if truncation is None:
     return {}
   checks.check_value("--truncation", truncation, checks.NON_NEGATIVE)
   config = run_config.read_workdir_config(workdir, tasks.backfilled_keys)
-  if "truncation_psi" not in config.get("model", {}):
-    raise UserError(f"--truncation is the truncation trick of a style-based generator; this run's model "
-                    f"({config.get('task')!r} family, model.name={config.get('model', {}).get('name')!r}) has none")
-  return {TRUNCATION_KEY: truncation}
+  key = tasks.truncation_key(config)
+  if key is None:
+    raise UserError(f"--truncation sets the truncation trick of a generator that has one (StyleGAN2's psi, BigGAN's "
+                    f"threshold); this run's model ({config.get('task')!r} family, "
+                    f"model.name={config.get('model', {}).get('name')!r}) has none")
+  return {key: truncation}
 
 
-def evaluate(workdir: str, step: int | None = None, overrides: dict | None = None) -> dict:
+def truncation_suffix(truncation: float | None) -> str:
+  """The file-name mark of a truncated sample or evaluation."""
+  return "" if truncation is None else f"_trunc{truncation:g}"
+
+
+def evaluate(workdir: str, step: int | None = None, overrides: dict | None = None,
+             truncation: float | None = None) -> dict:
   """Test metrics of a checkpoint over the whole test split, printed (by process 0) and then
-  written to eval_<step>.json (eval_<step>_psi<psi>.json with a truncation). `overrides` sets
-  `eval.*` keys of the stored config for this evaluation, e.g. {"eval.iwae_k": 5000} or
-  {"eval.sample_metrics": "fid,kid,modes"}, and the truncation psi (TRUNCATION_KEY)."""
+  written to eval_<step>.json (eval_<step>_trunc<value>.json with a `truncation`, the model's
+  truncation trick: StyleGAN2's psi, BigGAN's threshold). `overrides` sets `eval.*` keys of the
+  stored config for this evaluation, e.g. {"eval.iwae_k": 5000} or {"eval.sample_metrics":
+  "fid,kid,modes"}."""
   overrides = overrides or {}
-  outside_eval = [key for key in overrides if not key.startswith("eval.") and key != TRUNCATION_KEY]
+  outside_eval = [key for key in overrides if not key.startswith("eval.")]
   if outside_eval:
     raise UserError(f"genzoo eval changes eval.* keys (and --truncation) only, got {outside_eval}; the rest "
                     "of the config is the run's own")
-  config, session, step, state = restore_session(workdir, step, overrides)
-  results = {"step": step, **({"truncation_psi": overrides[TRUNCATION_KEY]} if TRUNCATION_KEY in overrides else {}),
+  config, session, step, state = restore_session(workdir, step, {**overrides,
+                                                                 **truncation_overrides(workdir, truncation)})
+  results = {"step": step, **({} if truncation is None else {"truncation": truncation}),
              **Evaluator(session, load_split(config, "test"))(state)}
   chief_print(json.dumps(results, indent=2))
-  suffix = f"_psi{overrides[TRUNCATION_KEY]:g}" if TRUNCATION_KEY in overrides else ""
   if is_chief():
     with run_files.writing_into(workdir, after="; the results are printed above"):
-      run_files.write_json(os.path.join(workdir, f"eval_{step}{suffix}.json"), results)
+      run_files.write_json(os.path.join(workdir, f"eval_{step}{truncation_suffix(truncation)}.json"), results)
   return results
 
 
+def requested_classes(text: str, num_classes: int) -> np.ndarray:
+  """The classes of `--class`: one ("3"), a comma-separated list ("0,1,2") or "all"; refused for
+  an unconditional model (`num_classes` 0) and for a class out of range."""
+  if not num_classes:
+    raise UserError(f"--class {text} asks for samples of a class, but this run's model is unconditional; train "
+                    "a class-conditional one (model.num_classes = the data's classes) to sample by class")
+  if text.strip() == "all":
+    return np.arange(num_classes)
+  try:
+    classes = [int(part) for part in text.split(",")]
+  except ValueError:
+    raise UserError(f"--class takes a class index, a comma-separated list of them or 'all'; got {text!r}") from None
+  outside = [label for label in classes if not 0 <= label < num_classes]
+  if outside:
+    raise UserError(f"class {outside[0]} is out of range: this model generates classes 0 to {num_classes - 1}")
+  return np.asarray(classes)
+
+
 def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None,
-           truncation: float | None = None) -> str:
-  """Writes a PNG of `num` samples at `temperature` (and truncation psi, for generators with the
-  truncation trick), drawn by the renderer of the data's kind; returns its path."""
+           truncation: float | None = None, classes: str | None = None) -> str:
+  """Writes a PNG of `num` samples at `temperature` (and `truncation`, for generators with a
+  truncation trick), drawn by the renderer of the data's kind; returns its path. `classes`
+  (`--class`: "3", "0,1,2" or "all") asks a class-conditional model for `num` samples of each of
+  those classes, one row per class when there are several."""
   checks.check_value("--num", num, checks.at_least(1))
   checks.check_value("--temperature", temperature, checks.NON_NEGATIVE)
   if output is not None:
     run_files.check_output_path(output)
   config, session, step, state = restore_session(workdir, step, truncation_overrides(workdir, truncation))
-  suffix = "" if truncation is None else f"_psi{truncation:g}"
+  labels = None if classes is None else requested_classes(classes, conditional_classes(session.task))
+  suffix = truncation_suffix(truncation) + (
+      "" if labels is None else f"_class{'all' if classes.strip() == 'all' else '-'.join(map(str, labels))}")
   path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}{suffix}.png")
   run_files.check_output_path(path)
-  picture = session.render(state, session.sample(state, num, temperature))
+  if labels is None:
+    samples, columns = session.sample(state, num, temperature), None
+  else:
+    samples = session.sample(state, num * len(labels), temperature, labels=np.repeat(labels, num))
+    columns = num if len(labels) > 1 else None
+  picture = session.render(state, samples, columns=columns)
   if is_chief():
     images.save_png(picture.pixels, path, scale=picture.scale)
   return path
@@ -138,6 +170,10 @@ def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int
   config, session, step, state = restore_session(workdir, step)
   if not hasattr(session.task, "interpolate"):
     raise UserError(f"the {config.task!r} family does not support interpolation")
+  if conditional_classes(session.task):
+    raise UserError("interpolation walks one model's latent space between two test images; a class-conditional "
+                    "model maps each class with its own function, so it has no single line between images of two "
+                    "classes (sample it by class with `genzoo sample --class`)")
   path = output or os.path.join(workdir, f"interpolation_{step}.png")
   run_files.check_output_path(path)
   test_examples = load_split(config, "test")[session.spec.target]

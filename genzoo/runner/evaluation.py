@@ -12,7 +12,8 @@ from jax.experimental import multihost_utils
 
 from genzoo import data as datasets
 from genzoo import metrics
-from genzoo.runner.session import EVAL_STREAM, METRICS_STREAM, Session, chief_print, is_chief, stream
+from genzoo.runner.session import (EVAL_STREAM, METRICS_STREAM, Session, chief_print, conditional_classes, is_chief,
+                                   load_split, stream)
 
 
 class Evaluator:
@@ -25,9 +26,18 @@ class Evaluator:
   @functools.cached_property
   def reference(self) -> metrics.ReferenceSet:
     """The test split that samples are compared with (its features computed once)."""
-    data = self.test_data
-    return metrics.ReferenceSet(f"the {data.name} test split", self.unpadded(data[data.spec.target]),
-                                data.spec.x.levels)
+    return self.reference_set(self.test_data, "test")
+
+  @functools.cached_property
+  def class_reference(self) -> metrics.ReferenceSet:
+    """The training split, which intra-class FID compares each class's samples with: the
+    per-class test sets of the small datasets hold fewer images than the features have dimensions."""
+    return self.reference_set(load_split(self.config, "train"), "training")
+
+  def reference_set(self, data: datasets.Split, split: str) -> metrics.ReferenceSet:
+    labels = data["label"] if data.spec.num_classes is not None else None
+    return metrics.ReferenceSet(f"the {data.name} {split} split", self.unpadded(data[data.spec.target]),
+                                data.spec.x.levels, labels)
 
   def unpadded(self, images: np.ndarray) -> np.ndarray:
     """Images without the `data.pad` border, in the dataset's own frame (which its feature
@@ -57,22 +67,28 @@ class Evaluator:
     return self.session.task.summarize(jax.device_get(sums))
 
   def sample_metrics(self, state) -> dict:
-    """FID/KID/mode coverage of `eval.metric_samples` samples against the test split, as listed
-    in `eval.sample_metrics` (nothing if empty), on images without their `data.pad` border.
-    Configs stored before these keys read as empty."""
+    """The scores `eval.sample_metrics` lists (nothing if empty) of `eval.metric_samples`
+    samples, on images without their `data.pad` border: FID/KID/mode coverage against the test
+    split and, for a class-conditional model, class consistency and intra-class FID (see
+    `metrics.evaluate_samples`). Configs stored before these keys read as empty."""
     names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
     if not names:
       return {}
     rng = stream(self.config, METRICS_STREAM)
+    num_classes = conditional_classes(self.session.task)
 
-    def generate(index: int, size: int) -> np.ndarray:
-      return self.unpadded(self.session.sample(state, size, 1.0, jax.random.fold_in(rng, index)).values)
+    def generate(index: int, size: int, labels: np.ndarray | None) -> np.ndarray:
+      batch_rng = jax.random.fold_in(rng, index)
+      if labels is not None:  # each class its own draws
+        batch_rng = jax.random.fold_in(batch_rng, 1 + int(labels[0]))
+      return self.unpadded(self.session.sample(state, size, 1.0, batch_rng, labels).values)
 
     return metrics.evaluate_samples(
         generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),
         batch_size=self.config.data.eval_batch_size,
-        feature_extractor=self.feature_extractor if {"fid", "kid"} & set(names) else None,
-        classifier=self.classifier if "modes" in names else None)
+        feature_extractor=self.feature_extractor if {"fid", "kid", "intra_fid"} & set(names) else None,
+        classifier=self.classifier if {"modes", "class_consistency"} & set(names) else None,
+        num_classes=num_classes, class_reference=self.class_reference if "intra_fid" in names else None)
 
   @functools.cached_property
   def feature_extractor(self):

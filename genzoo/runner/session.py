@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 
 from genzoo import data as datasets
-from genzoo import tasks
+from genzoo import metrics, tasks
 from genzoo.runner.checkpoints import abstract_with_sharding
 from genzoo.runner.mesh import DataParallel
 from genzoo.runner.render import Picture, Samples, render
@@ -36,6 +36,11 @@ def chief_warn(message: str) -> None:
   """A one-line warning on stderr."""
   if is_chief():
     print(message, file=sys.stderr, flush=True)
+
+
+def conditional_classes(task: tasks.Task) -> int:
+  """The number of classes `task` generates on request (`sample(..., labels)`); 0 if unconditional."""
+  return getattr(task, "num_classes", 0)
 
 
 def load_options(config: ml_collections.ConfigDict) -> dict:
@@ -79,7 +84,10 @@ class Session:
     parallel = parallel or DataParallel.over()
     parallel.check_batch_size(config.data.batch_size, "data.batch_size")
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
-    return cls(config, spec, parallel, tasks.make_task(config, spec))
+    task = tasks.make_task(config, spec)
+    metrics.check_class_metrics(metrics.parse_metric_names(config.eval.get("sample_metrics", "")),
+                                conditional_classes(task))
+    return cls(config, spec, parallel, task)
 
   def example_batch(self) -> dict[str, np.ndarray]:
     return self.spec.example_batch()
@@ -113,10 +121,10 @@ class Session:
   @functools.cached_property
   def jit_sample(self):
     """The task's `sample_checked` (its `sample` with no failures counted if it has none), jitted
-    once per session (compiled once per sample count)."""
+    once per session (compiled once per sample count, and with labels or without)."""
     checked = getattr(self.task, "sample_checked", None)
     if checked is None:
-      checked = lambda state, rng, num, temperature: (self.task.sample(state, rng, num, temperature), 0)
+      checked = lambda state, rng, num, temperature, labels: (self.task.sample(state, rng, num, temperature, labels), 0)
     return jax.jit(checked, static_argnums=2, out_shardings=self.parallel.replicated)
 
   @functools.cached_property
@@ -125,10 +133,12 @@ class Session:
     log_density = getattr(self.task, "log_density", None)
     return None if log_density is None else jax.jit(log_density, out_shardings=self.parallel.replicated)
 
-  def sample(self, state, num: int, temperature: float = 1.0, rng=None) -> Samples:
-    """`num` samples at `temperature`, tagged with the data's target feature."""
+  def sample(self, state, num: int, temperature: float = 1.0, rng=None, labels: np.ndarray | None = None) -> Samples:
+    """`num` samples at `temperature`, tagged with the data's target feature; with `labels` [num],
+    of those classes (a class-conditional task only; see `conditional_classes`)."""
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
-    values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature))
+    labels = None if labels is None else np.asarray(labels, np.int32)
+    values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature, labels))
     if failures:
       chief_warn(f"{int(failures)} of {np.size(values)} sampled values could not be computed (not finite: a "
                  "numerical inverse short of its tolerance, or an overflow in the inverse) and are shown as 0")

@@ -26,6 +26,12 @@ def backfilled_keys(stored: dict) -> dict:
   return family.BACKFILLED_KEYS if family else {}
 
 
+def truncation_key(config: ml_collections.ConfigDict) -> str | None:
+  """The config key of the model's truncation trick (a GAN generator's), None if it has none."""
+  family = TASKS.get(config.get("task"))
+  return family.truncation_key(config) if hasattr(family, "truncation_key") else None
+
+
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Checks `config.task` and the family's own keys, before any data is loaded."""
   task_class(config).check_config(config)
@@ -36,4 +42,4 @@ def make_task(config: ml_collections.ConfigDict, spec: DataSpec) -> Task:
   return task_class(config)(config, spec)
 
 
-__all__ = ["backfilled_keys", "Task", "TASKS", "check_config", "make_task", "task_class"]
+__all__ = ["backfilled_keys", "Task", "TASKS", "check_config", "make_task", "task_class", "truncation_key"]

@@ -8,14 +8,17 @@ provides pure, jit-able functions over a pytree `state` (a dict holding at least
   train_step(state, batch, rng) -> (state, metrics)     metrics: batch means, plus "nonfinite"
   eval_step(state, batch, rng) -> sums                  per-example sums weighted by batch["mask"]
   summarize(sums) -> dict[str, float]                   test metrics from sums over a whole split
-  sample(state, rng, num, temperature) -> [num, *spec.x.shape] of spec.x's dtype (and levels)
+  sample(state, rng, num, temperature, labels) -> [num, *spec.x.shape] of spec.x's dtype (and levels)
 
 and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *spec.x.shape]`,
+`num_classes`: the classes a class-conditional task generates on request (its `sample` then
+draws labels [num] int32 of those classes, or uniform classes for labels=None; an unconditional
+task has 0 or no such attribute and is never given labels),
 `log_density(state, points) -> [N]` (the model's log-density at points of a continuous target,
 which the renderer of low-dimensional data draws) and `sample_checked(state, rng, num,
-temperature) -> (samples, failures)`, the samples with the number of entries the model could not
-compute (a flow's numerical inverse short of its tolerance), which the runner then reports. Batches hold the keys of `spec.features` (and "mask" in
-evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
+temperature, labels) -> (samples, failures)`, the samples with the number of entries the model
+could not compute (a flow's numerical inverse short of its tolerance), which the runner then
+reports. Batches hold the keys of `spec.features` (and "mask" in evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
 it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a
 `genzoo.errors.UserError`; the runner calls it before loading any data. `PROGRESS_METRICS` names
@@ -53,4 +56,5 @@ class Task(Protocol):
 
   def summarize(self, sums: dict) -> dict[str, float]: ...
 
-  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array: ...
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
+             labels: jax.Array | None = None) -> jax.Array: ...

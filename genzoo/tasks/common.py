@@ -7,6 +7,7 @@ import ml_collections
 import optax
 
 from genzoo import checks
+from genzoo.data.spec import DataSpec
 from genzoo.errors import UserError
 
 SCHEDULES = ("constant", "cosine", "linear")
@@ -104,3 +105,22 @@ def module_fields(section: ml_collections.ConfigDict, exclude: tuple[str, ...] =
   become tuples, which modules need to be hashable."""
   return {key: tuple(value) if isinstance(value, list) else value
           for key, value in section.items() if key not in exclude}
+
+
+def check_class_conditioning(num_classes: int, data: DataSpec) -> None:
+  """A class-conditional model (`model.num_classes` > 0) needs labelled data of as many classes."""
+  if num_classes and num_classes != data.num_classes:
+    found = "has no labels" if data.num_classes is None else f"has {data.num_classes} classes"
+    raise UserError(f"model.num_classes={num_classes} asks for a model conditioned on {num_classes} classes, but the "
+                    f"data {found}; use the data's number of classes, or model.num_classes=0 for an unconditional "
+                    "model")
+
+
+def sampling_labels(rng: jax.Array, num: int, num_classes: int, labels: jax.Array | None) -> jax.Array | None:
+  """The labels [num] a class-conditional model samples: `labels` if given, else uniform over its
+  `num_classes`; None for an unconditional model (num_classes 0)."""
+  if not num_classes:
+    return None
+  if labels is not None:
+    return jnp.asarray(labels, jnp.int32).reshape((num,))
+  return jax.random.randint(rng, (num,), 0, num_classes)

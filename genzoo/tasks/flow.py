@@ -14,7 +14,14 @@ q(u | x) instead, trained jointly: log P(x) >= E_q[log p(y) - log q(u | x)] - D 
 noise samples gives the tighter importance-weighted estimate log (1/S) sum_s p(y_s) / q(u_s | x)
 (`tasks.importance`; any dequantiser), which evaluation reports when `eval.iwae_k` > 1.
 
+Class-conditional (`model.num_classes` > 0, models with that field: Glow), the model is a flow
+for every label y and the densities are log p(x | y); samples are drawn for requested classes.
+With `loss.class_weight` > 0 the model's class logits (Glow: a classifier of its top latents) add
+class_weight x the cross-entropy in bits to the loss (Kingma & Dhariwal 2018, the `weight_y`
+of their code); the reported densities do not include it.
+
 Config keys read here: `model.name` (a key of FLOW_MODELS) and that model's fields,
+`loss.class_weight`,
 `dequantizer.name` (a key of DEQUANTIZERS) and that dequantiser's fields, `optim` (and
 `optim.ema_decay`: evaluation and sampling use an exponential moving average of the parameters
 when > 0), `train.steps`, `eval.iwae_k` and `eval.iwae_chunk_size`.
@@ -181,6 +188,12 @@ def dequantizer_for(feature: Feature, dequantizer_config: ml_collections.ConfigD
   return VariationalDequantizer(feature, flow_class(event_shape=feature.shape, levels=feature.levels, **fields))
 
 
+def takes_labels(model_class: type) -> bool:
+  """Whether a flow model can be class-conditional: it declares a `num_classes` field and takes
+  `labels` in its apply."""
+  return "num_classes" in {field.name for field in dataclasses.fields(model_class)}
+
+
 def check_finite_input(y) -> None:
   """Raises on non-finite values in a concrete input; traced inputs pass (their NaNs propagate
   to the log-likelihood, which `eval_step` counts and `summarize` reports)."""
@@ -201,7 +214,7 @@ class FlowTask:
   RESUMABLE_KEYS = ("model.remat", "dequantizer.remat")  # memory versus recomputation: the same updates
   # Keys added after runs were stored, with the value a stored run without them was trained with.
   BACKFILLED_KEYS = {"dequantizer.name": "uniform", "optim.ema_decay": 0.0, "eval.iwae_k": 1,
-                     "eval.iwae_chunk_size": 8}
+                     "eval.iwae_chunk_size": 8, "model.num_classes": 0, "loss.class_weight": 0.0}
 
   def __post_init__(self):
     self.check_config(self.config)
@@ -210,6 +223,7 @@ class FlowTask:
       raise UserError(f"dequantizer.name={self.config.dequantizer.name!r} dequantises discrete data, but "
                       f"{self.data.target!r} is continuous; use dequantizer.name='uniform' (continuous data "
                       "are modelled as they are)")
+    common.check_class_conditioning(self.num_classes, self.data)
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -218,7 +232,8 @@ class FlowTask:
     checks.check_config(config, {"model.name": checks.one_of(FLOW_MODELS),
                                  "dequantizer.name": checks.one_of(DEQUANTIZERS)})
     model_class = FLOW_MODELS[config.model.name]
-    checks.check_model_keys(config, model_class, provided=("event_shape",))
+    checks.check_model_keys(config, model_class, provided=("event_shape", "num_classes"),
+                            family_keys=("name", "num_classes"))
     dequantizer_class = DEQUANTIZERS[config.dequantizer.name]
     checks.check_model_keys(config, dequantizer_class, provided=("event_shape", "levels"), section="dequantizer")
     checks.check_config(config, {
@@ -228,12 +243,27 @@ class FlowTask:
         "optim.ema_decay": checks.fraction(upper_inclusive=False),
         "eval.iwae_k": checks.at_least(1),
         "eval.iwae_chunk_size": checks.at_least(1),
+        "loss.class_weight": checks.NON_NEGATIVE,
     })
+    num_classes, class_weight = config.model.get("num_classes", 0), config.get("loss", {}).get("class_weight", 0.0)
+    if num_classes and not takes_labels(model_class):
+      conditional = [name for name, model in FLOW_MODELS.items() if takes_labels(model)]
+      raise UserError(f"model.num_classes={num_classes} asks for a class-conditional flow, but the "
+                      f"{config.model.name!r} model is unconditional; class-conditional flows: {conditional}")
+    if class_weight and not num_classes:
+      raise UserError(f"loss.class_weight={class_weight} weights a class-prediction loss, which needs a "
+                      "class-conditional model (model.num_classes > 0)")
+
+  @property
+  def num_classes(self) -> int:
+    """The classes the flow is conditioned on (0: unconditional)."""
+    return self.config.model.get("num_classes", 0)
 
   @functools.cached_property
   def model(self):
+    classes = {"num_classes": self.num_classes} if self.num_classes else {}
     return FLOW_MODELS[self.config.model.name](
-        event_shape=self.data.x.shape, **common.module_fields(self.config.model, exclude=("name",)))
+        event_shape=self.data.x.shape, **classes, **common.module_fields(self.config.model, ("name", "num_classes")))
 
   @functools.cached_property
   def dequantizer(self) -> Dequantizer:
@@ -265,32 +295,52 @@ class FlowTask:
   # -- densities ---------------------------------------------------------------------------------
 
   def apply(self, flow_params, inputs: jax.Array, *, inverse: bool = False, train: bool = False,
-            rng: jax.Array | None = None):
-    """The flow model in either direction; in training its random streams draw from `rng`."""
+            rng: jax.Array | None = None, labels: jax.Array | None = None, class_logits: bool = False):
+    """The flow model in either direction (given `labels` [N] when class-conditional); in training
+    its random streams draw from `rng`. With `class_logits`, the forward direction also returns
+    the model's class logits [N, num_classes]."""
     rngs = model_rngs(self.model, rng) if train else {}
-    return self.model.apply({"params": flow_params}, inputs, inverse, train=train, rngs=rngs)
+    conditioning = {"labels": labels} if self.num_classes else {}
+    if not class_logits:
+      return self.model.apply({"params": flow_params}, inputs, inverse, train=train, rngs=rngs, **conditioning)
+    (z, log_det), sown = self.model.apply({"params": flow_params}, inputs, False, train=train, rngs=rngs,
+                                          mutable=["intermediates"], **conditioning)
+    return z, log_det, sown["intermediates"]["class_logits"][0]
 
-  def log_prob(self, flow_params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None) -> jax.Array:
-    """Exact log-density of the model's continuous variable y, per example."""
+  def log_prob(self, flow_params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None,
+               labels: jax.Array | None = None, class_logits: bool = False):
+    """Exact log-density of the model's continuous variable y, per example (log p(y | labels)
+    when class-conditional); with `class_logits`, (that, the model's class logits)."""
     check_finite_input(y)
-    z, log_det = self.apply(flow_params, y, train=train, rng=rng)
-    return self.prior.log_prob(z) + log_det
+    z, log_det, *logits = self.apply(flow_params, y, train=train, rng=rng, labels=labels, class_logits=class_logits)
+    log_p = self.prior.log_prob(z) + log_det
+    return (log_p, logits[0]) if class_logits else log_p
 
-  def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array, *, train: bool = False) -> jax.Array:
-    """log P(x) in nats per example, from one dequantisation draw: exact for continuous data, the
-    dequantisation bound for discrete data."""
+  def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array, *, labels: jax.Array | None = None,
+                           train: bool = False, class_logits: bool = False):
+    """log P(x) (log P(x | labels) when class-conditional) in nats per example, from one
+    dequantisation draw: exact for continuous data, the dequantisation bound for discrete data.
+    With `class_logits`, (that, the model's class logits)."""
     y, log_correction = self.dequantizer(self.dequantizer_params(params), x, rng, train=train)
-    return (self.log_prob(self.flow_params(params), y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM))
-            + log_correction)
+    density = self.log_prob(self.flow_params(params), y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM),
+                            labels=labels, class_logits=class_logits)
+    if class_logits:
+      return density[0] + log_correction, density[1]
+    return density + log_correction
 
-  def importance_weighted(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+  def labels(self, batch: Batch) -> jax.Array | None:
+    """The batch's labels for a class-conditional flow; None otherwise."""
+    return batch["label"] if self.num_classes else None
+
+  def importance_weighted(self, params, x: jax.Array, rng: jax.Array, num_samples: int,
+                          labels: jax.Array | None = None) -> jax.Array:
     """log (1/S) sum_s p(y_s) / q(u_s | x) over S = `num_samples` dequantisation draws, per
     example: a bound on log P(x) that tightens as S grows (Burda et al. 2016, eq. 8; Ho et al.
     2019, sec. 3.1), drawn in chunks of at most `eval.iwae_chunk_size` (see `tasks.importance`)."""
 
     def chunk_log_weights(chunk_rng, chunk):
       draws = jax.random.split(chunk_rng, chunk)
-      return jax.vmap(lambda draw: self.log_likelihood_bound(params, x, draw))(draws)
+      return jax.vmap(lambda draw: self.log_likelihood_bound(params, x, draw, labels=labels))(draws)
 
     return importance.log_mean_exp(
         importance.log_weights(chunk_log_weights, rng, num_samples, self.config.eval.iwae_chunk_size))
@@ -303,7 +353,8 @@ class FlowTask:
     x = example_batch[self.data.target]
     dequantizer_params = self.dequantizer.init(jax.random.fold_in(init_rng, 1), x)
     y, _ = self.dequantizer(dequantizer_params, x, noise_rng)
-    flow_params = self.model.init(init_rng, y)["params"]
+    conditioning = {"labels": self.labels(example_batch)} if self.num_classes else {}
+    flow_params = self.model.init(init_rng, y, **conditioning)["params"]
     params = {"flow": flow_params, "dequantizer": dequantizer_params} if self.dequantizer.LEARNED else flow_params
     state = {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
     if self.config.optim.ema_decay:
@@ -311,23 +362,32 @@ class FlowTask:
     return state
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
-    def loss_fn(params):
-      log_likelihood = self.log_likelihood_bound(params, batch[self.data.target], rng, train=True)
-      return jnp.mean(self.dequantizer.loss(log_likelihood))
+    class_weight, labels = self.config.get("loss", {}).get("class_weight", 0.0), self.labels(batch)
 
-    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+    def loss_fn(params):
+      outputs = self.log_likelihood_bound(params, batch[self.data.target], rng, labels=labels, train=True,
+                                          class_logits=bool(class_weight))
+      if not class_weight:
+        return jnp.mean(self.dequantizer.loss(outputs)), {}
+      log_likelihood, logits = outputs
+      class_bits = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels)) / math.log(2.0)
+      loss = jnp.mean(self.dequantizer.loss(log_likelihood))
+      return loss + class_weight * class_bits, {"class_bits": class_bits,
+                                                "class_accuracy": jnp.mean(jnp.argmax(logits, -1) == labels)}
+
+    (loss, extra_metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
     new_state, grad_norm, nonfinite = common.apply_gradients(self.optimizer, state, grads, loss)
     if self.config.optim.ema_decay:
       decay = common.ema_decay_at(self.config.optim.ema_decay, state["step"])
       new_state["ema_params"] = optax.incremental_update(new_state["params"], state["ema_params"], 1.0 - decay)
-    return new_state, {"loss": loss, "grad_norm": grad_norm, "nonfinite": nonfinite}
+    return new_state, {"loss": loss, "grad_norm": grad_norm, "nonfinite": nonfinite, **extra_metrics}
 
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    params, x, mask = self.evaluated_params(state), batch[self.data.target], batch["mask"]
-    estimates = {"log_likelihood": self.log_likelihood_bound(params, x, rng)}
+    params, x, labels, mask = self.evaluated_params(state), batch[self.data.target], self.labels(batch), batch["mask"]
+    estimates = {"log_likelihood": self.log_likelihood_bound(params, x, rng, labels=labels)}
     if self.config.eval.iwae_k > 1:
       estimates["iw_log_likelihood"] = self.importance_weighted(
-          params, x, jax.random.fold_in(rng, _IMPORTANCE_STREAM), self.config.eval.iwae_k)
+          params, x, jax.random.fold_in(rng, _IMPORTANCE_STREAM), self.config.eval.iwae_k, labels)
     sums = {"count": jnp.sum(mask)}
     for name, values in estimates.items():
       finite = jnp.isfinite(values)
@@ -351,18 +411,23 @@ class FlowTask:
       summary.update(iwae_k=self.config.eval.iwae_k, iw_nonfinite_examples=int(sums["iw_log_likelihood_nonfinite"]))
     return summary
 
-  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
+             labels: jax.Array | None = None) -> jax.Array:
     """Data from latents drawn from the base at `temperature`, quantised back to the data's
-    levels where the data are discrete."""
-    return self.sample_checked(state, rng, num, temperature)[0]
+    levels where the data are discrete; of the classes `labels` [num] when class-conditional
+    (uniform classes if None)."""
+    return self.sample_checked(state, rng, num, temperature, labels)[0]
 
-  def sample_checked(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0):
+  def sample_checked(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
+                     labels: jax.Array | None = None):
     """(`sample`'s values, how many of their entries the inverse could not compute): a flow
     inverse returns NaN where it fails (a root finder short of its tolerance) and may overflow
     (a latent far out in the tails through contracting couplings), and those entries are counted
     here; quantised, they read as level 0."""
-    z = self.prior.sample(rng, (num, self.data.x.size), temperature)
-    y = self.decode(self.flow_params(self.evaluated_params(state)), z)
+    z_rng, label_rng = jax.random.split(rng) if self.num_classes else (rng, None)
+    z = self.prior.sample(z_rng, (num, self.data.x.size), temperature)
+    labels = common.sampling_labels(label_rng, num, self.num_classes, labels)
+    y = self.decode(self.flow_params(self.evaluated_params(state)), z, labels)
     return self.dequantizer.quantize(y), jnp.sum(~jnp.isfinite(y))
 
   def log_density(self, state: State, points: jax.Array) -> jax.Array:
@@ -378,9 +443,10 @@ class FlowTask:
     z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
     return self.dequantizer.quantize(self.decode(flow_params, z))
 
-  def decode(self, flow_params, z: jax.Array) -> jax.Array:
-    """The model's variable y [..., *event_shape] for latents z [..., D]."""
-    y, _ = self.apply(flow_params, z.reshape((-1, z.shape[-1])), inverse=True)
+  def decode(self, flow_params, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    """The model's variable y [..., *event_shape] for latents z [..., D] (and labels [N] of z
+    [N, D] when class-conditional)."""
+    y, _ = self.apply(flow_params, z.reshape((-1, z.shape[-1])), inverse=True, labels=labels)
     return y.reshape(z.shape[:-1] + self.data.x.shape)
 
 
@@ -392,11 +458,12 @@ def family_config(model: dict) -> ml_collections.ConfigDict:
   uniform dequantisation, no parameter averaging, evaluation from one dequantisation draw."""
   config = base_config()
   config.task = "flow"
-  config.model = ml_collections.ConfigDict(model)
+  config.model = ml_collections.ConfigDict({"num_classes": 0, **model})  # > 0: class-conditional (Glow)
   config.dequantizer = ml_collections.ConfigDict(dict(name="uniform"))
   config.optim.ema_decay = 0.0  # > 0: evaluate and sample with a moving average of the parameters
   config.eval.iwae_k = 1  # dequantisation draws of the importance-weighted estimate (1: the bound only)
   config.eval.iwae_chunk_size = 8  # draws evaluated at once
+  config.loss = ml_collections.ConfigDict(dict(class_weight=0.0))  # > 0: class-prediction loss (conditional)
   return config
 
 
@@ -404,8 +471,10 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
                       grad_clip_norm: float) -> ml_collections.ConfigDict:
   """What the flow experiment files share: Adam at 1e-3 with 200 warm-up steps, batch 64, and the
   data and schedule of the embedded-data variants (mnist5k: 3,000 steps; digits: 1,500; smoke: 4
-  steps of batch 16). The experiment file then sets its model sizes and `paper_schedule`s."""
+  steps of batch 16; a "_conditional" variant has its base variant's data and schedule). The
+  experiment file then sets its model sizes and `paper_schedule`s."""
   checks.check_variant(variant, experiment, variants)
+  variant = variant.removesuffix("_conditional")
   config = family_config(model)
   config.data.batch_size = 64
   config.data.eval_batch_size = 200

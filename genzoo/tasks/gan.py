@@ -52,6 +52,7 @@ from genzoo.config import base_config
 from genzoo.errors import UserError
 from genzoo.models import players
 from genzoo.models import rngs as model_rngs
+from genzoo.models.biggan import BigGANDiscriminator, BigGANGenerator, orthogonality_penalty
 from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
@@ -65,6 +66,7 @@ MODELS = {
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
     "stylegan2": (StyleGAN2Generator, StyleGAN2Discriminator),
+    "biggan": (BigGANGenerator, BigGANDiscriminator),
 }
 
 
@@ -142,7 +144,7 @@ ADA_DEFAULTS = {"loss.ada_pipeline": "bgc", "loss.ada_p": 0.0, "loss.ada_target"
 # fraction of the images seen that caps the half-life early on), used instead of loss.ema_decay
 # when ema_kimg > 0.
 GENERATOR_DEFAULTS = {"loss.pl_weight": 0.0, "loss.pl_interval": 4, "loss.pl_decay": 0.01, "loss.pl_batch_shrink": 2,
-                      "loss.ema_kimg": 0.0, "loss.ema_rampup": 0.0}
+                      "loss.ema_kimg": 0.0, "loss.ema_rampup": 0.0, "loss.ortho_weight": 0.0}
 # Random streams of a step, folded into its key (independent of the splits the step makes).
 _LABEL_STREAM, _AUGMENT_STREAM, _PLAYER_STREAM, _PATH_LENGTH_STREAM = 1001, 1002, 1003, 1004
 
@@ -282,10 +284,12 @@ class GANTask:
       raise UserError(f"loss.pl_weight={loss.pl_weight} regularises the path lengths of a style-based generator; "
                       f"model.name={self.config.model.name!r} has no style space (use 0, or model.name='stylegan2')")
     for player in (self.generator, self.discriminator):
-      classes = getattr(player, "num_classes", 0)
-      if classes and classes != self.data.num_classes:
-        raise UserError(f"model.num_classes={classes} must match the data's classes ({self.data.num_classes}) for "
-                        "class-conditional training; use model.num_classes=0 for an unconditional model")
+      common.check_class_conditioning(getattr(player, "num_classes", 0), self.data)
+
+  @staticmethod
+  def truncation_key(config: ml_collections.ConfigDict) -> str | None:
+    """The config key of the generator's truncation trick (None if it has none)."""
+    return getattr(MODELS[config.model.name][0], "TRUNCATION_KEY", None) if config.model.name in MODELS else None
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -316,9 +320,15 @@ class GANTask:
         "loss.pl_interval": checks.at_least(1),
         "loss.pl_decay": checks.fraction(upper_inclusive=True),
         "loss.pl_batch_shrink": checks.at_least(1),
+        "loss.ortho_weight": checks.NON_NEGATIVE,
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
     })
+
+  @property
+  def num_classes(self) -> int:
+    """The classes the generator is conditioned on (0: unconditional)."""
+    return getattr(self.generator, "num_classes", 0)
 
   @functools.cached_property
   def objective(self) -> Objective:
@@ -407,9 +417,12 @@ class GANTask:
     return {**{name: float(sums[name] / count) for name in ("d_real", "d_fake", "d_loss")},
             "num_examples": int(count)}
 
-  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
-    """EMA-generator images at latents N(0, temperature^2 I), in the data's levels."""
-    return self.to_levels(self.generate_ema(state, rng, num, temperature, self.fake_labels(rng, num)))
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
+             labels: jax.Array | None = None) -> jax.Array:
+    """EMA-generator images at latents N(0, temperature^2 I), in the data's levels; of the classes
+    `labels` [num] for a class-conditional generator (uniform classes if None)."""
+    labels = self.fake_labels(rng, num) if labels is None else jnp.asarray(labels, jnp.int32)
+    return self.to_levels(self.generate_ema(state, rng, num, temperature, labels))
 
   # -- the two players --------------------------------------------------------------------------
 
@@ -457,12 +470,16 @@ class GANTask:
       fake, g_state = self.generate(g_params, state, rng, batch_size, labels, train=True)
       logits = self.discriminate(state, self.augmentation(fake, augment_rng, state.get("augment", {})), labels)
       loss = jnp.mean(self.objective.generator(logits))
+      total, metrics = loss, {"g_loss": loss}
+      if self.config.loss.ortho_weight:
+        metrics["ortho"] = self.config.loss.ortho_weight * orthogonality_penalty(g_params)
+        total = total + metrics["ortho"]
       if self.path_length is None:
-        return loss, (g_state, {}, {"g_loss": loss})
+        return total, (g_state, {}, metrics)
       num = max(1, batch_size // self.path_length.batch_shrink)
       lengths = functools.partial(self.path_lengths, g_params, state, jax.random.fold_in(rng, _PATH_LENGTH_STREAM), num)
       penalty, path_length = self.path_length(lengths, state["step"], state["path_length"])
-      return loss + penalty, (g_state, path_length, {"g_loss": loss, "pl": penalty, "pl_mean": path_length["mean"]})
+      return total + penalty, (g_state, path_length, {**metrics, "pl": penalty, "pl_mean": path_length["mean"]})
 
     (_, (g_state, path_length, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state["params"]["generator"])
@@ -528,7 +545,7 @@ class GANTask:
     batch-norm statistics, taken on latents drawn from `stats_rng`)."""
     return self.generator.EMA_POLICY.sampling_variables(
         self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
-        lambda num_latents: self.latents(stats_rng, num_latents, 1.0))
+        lambda num: (self.latents(stats_rng, num, 1.0), self.fake_labels(stats_rng, num)))
 
   def style_mixing_grid(self, state: State, rng: jax.Array, num: int, band: str) -> jax.Array:
     """A style-mixing grid of the EMA generator, in the data's levels [(num + 1)^2, H, W, C]: `num`

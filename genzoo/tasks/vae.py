@@ -1,6 +1,8 @@
-"""The VAE family: beta-weighted ELBO training, ELBO/IWAE evaluation, sampling, interpolation.
+"""The VAE family: beta-weighted ELBO training, ELBO/IWAE evaluation, sampling, interpolation;
+class-conditional with `model.num_classes` > 0 (every bound is then of log p(x | y), and samples
+are drawn for requested classes).
 
-Config keys read here: `model` (VAE architecture and likelihood), `loss.beta`,
+Config keys read here: `model` (VAE architecture, likelihood and classes), `loss.beta`,
 `loss.kl_warmup_steps`, `optim` (see `tasks.common.make_optimizer`), `train.steps`,
 `eval.iwae_k` and `eval.iwae_chunk_size`.
 """
@@ -32,12 +34,18 @@ class VAETask:
 
   PROGRESS_METRICS = ("loss", "elbo_bpd")
   RESUMABLE_KEYS = ()
-  BACKFILLED_KEYS = {}
+  BACKFILLED_KEYS = {"model.num_classes": 0}
 
   def __post_init__(self):
     self.check_config(self.config)
     self.data.require("the vae family", ("image",))
     self.likelihood.check_levels(self.data.x.levels)
+    common.check_class_conditioning(self.num_classes, self.data)
+
+  @property
+  def num_classes(self) -> int:
+    """The classes the VAE is conditioned on (0: unconditional)."""
+    return self.config.model.num_classes
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -71,14 +79,14 @@ class VAETask:
   # -- the task contract -------------------------------------------------------------------------
 
   def init(self, rng: jax.Array, example_batch: Batch) -> State:
-    params = self.model.init(rng, example_batch[self.data.target][:1])["params"]
+    params = self.model.init(rng, example_batch[self.data.target][:1], self.labels(example_batch, 1))["params"]
     return {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
 
   def train_step(self, state: State, batch: Batch, rng: jax.Array) -> tuple[State, dict]:
     beta = self.beta_at(state["step"])
 
     def loss_fn(params):
-      log_px, kl, _ = self.elbo_terms(params, batch[self.data.target], rng)
+      log_px, kl, _ = self.elbo_terms(params, batch[self.data.target], self.labels(batch), rng)
       return jnp.mean(-log_px + beta * kl), (log_px, kl)
 
     (loss, (log_px, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
@@ -97,10 +105,10 @@ class VAETask:
     return new_state, metrics
 
   def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    params, x, mask = state["params"], batch[self.data.target], batch["mask"]
+    params, x, labels, mask = state["params"], batch[self.data.target], self.labels(batch), batch["mask"]
     elbo_rng, iwae_rng = jax.random.split(rng)
-    log_px, kl, posterior_mean = self.elbo_terms(params, x, elbo_rng)
-    iwae = self.iwae_bound(params, x, iwae_rng, self.config.eval.iwae_k)
+    log_px, kl, posterior_mean = self.elbo_terms(params, x, labels, elbo_rng)
+    iwae = self.iwae_bound(params, x, labels, iwae_rng, self.config.eval.iwae_k)
 
     def masked_sum(values):
       return jnp.sum(values * mask.reshape(mask.shape + (1,) * (values.ndim - 1)), axis=0)
@@ -128,10 +136,13 @@ class VAETask:
         "num_examples": int(count),
     }
 
-  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0) -> jax.Array:
-    """Decoder means at latents drawn from the prior N(0, temperature^2 I)."""
-    z = temperature * jax.random.normal(rng, (num, self.config.model.latent_dim))
-    return self.decode_to_image(state["params"], z)
+  def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
+             labels: jax.Array | None = None) -> jax.Array:
+    """Decoder means at latents drawn from the prior N(0, temperature^2 I) (given the classes
+    `labels` [num] when class-conditional; uniform classes if None)."""
+    z_rng, label_rng = jax.random.split(rng)
+    z = temperature * jax.random.normal(z_rng, (num, self.config.model.latent_dim))
+    return self.decode_to_image(state["params"], z, common.sampling_labels(label_rng, num, self.num_classes, labels))
 
   def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
     """Decoder means along the straight line between the posterior means of `start` and `end`."""
@@ -150,25 +161,31 @@ class VAETask:
     ramp = 1.0 if warmup == 0 else jnp.minimum(1.0, (step + 1) / warmup)
     return self.config.loss.beta * ramp
 
-  def elbo_terms(self, params, x: jax.Array, rng: jax.Array):
-    """One-sample reconstruction term log p(x|z) and analytic KL(q(z|x) || p(z)), per example."""
+  def labels(self, batch: Batch, num: int | None = None) -> jax.Array | None:
+    """The batch's labels (the first `num`) for a class-conditional VAE; None otherwise."""
+    return batch["label"][:num] if self.num_classes else None
+
+  def elbo_terms(self, params, x: jax.Array, labels: jax.Array | None, rng: jax.Array):
+    """One-sample reconstruction term log p(x|z, y) and analytic KL(q(z|x, y) || p(z)), per
+    example (y: the labels of a class-conditional VAE, else None)."""
     z_rng, likelihood_rng = jax.random.split(rng)
-    mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
+    mean, log_std = self.model.apply({"params": params}, x, labels, method=VAE.encode)
     z = mean + jnp.exp(log_std) * jax.random.normal(z_rng, mean.shape)
-    decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+    decoded = self.model.apply({"params": params}, z, labels, method=VAE.decode)
     log_px = self.likelihood.log_prob(decoded, x, self.data.x.levels, likelihood_rng)
     return log_px, gaussian_kl_to_standard(mean, log_std), mean
 
-  def iwae_log_weights(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+  def iwae_log_weights(self, params, x: jax.Array, labels: jax.Array | None, rng: jax.Array,
+                       num_samples: int) -> jax.Array:
     """log p(x, z_k) - log q(z_k | x) for `num_samples` posterior draws: [num_samples, B], in
     chunks of at most `eval.iwae_chunk_size` (see `tasks.importance`), so memory is bounded
     whatever `num_samples` is."""
-    mean, log_std = self.model.apply({"params": params}, x, method=VAE.encode)
+    mean, log_std = self.model.apply({"params": params}, x, labels, method=VAE.encode)
     likelihood_rng, chunks_rng = jax.random.split(rng)
 
     def chunk_log_weights(chunk_rng, chunk):
       z = mean + jnp.exp(log_std) * jax.random.normal(chunk_rng, (chunk,) + mean.shape)
-      decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+      decoded = self.model.apply({"params": params}, z, labels, method=VAE.decode)
       # One dequantisation draw per image, shared by its samples (a bound for every draw).
       log_px = self.likelihood.log_prob(decoded, x, self.data.x.levels, likelihood_rng)
       zeros = jnp.zeros_like(z)
@@ -176,13 +193,13 @@ class VAETask:
 
     return importance.log_weights(chunk_log_weights, chunks_rng, num_samples, self.config.eval.iwae_chunk_size)
 
-  def iwae_bound(self, params, x: jax.Array, rng: jax.Array, num_samples: int) -> jax.Array:
+  def iwae_bound(self, params, x: jax.Array, labels: jax.Array | None, rng: jax.Array, num_samples: int) -> jax.Array:
     """IWAE_k = log (1/k) sum_k p(x, z_k) / q(z_k | x) (Burda et al. 2016, eq. 8), per example."""
-    return importance.log_mean_exp(self.iwae_log_weights(params, x, rng, num_samples))
+    return importance.log_mean_exp(self.iwae_log_weights(params, x, labels, rng, num_samples))
 
   def bits_per_dim(self, log_prob_nats: jax.Array) -> jax.Array:
     return -log_prob_nats / (self.data.x.size * math.log(2.0))
 
-  def decode_to_image(self, params, z: jax.Array) -> jax.Array:
-    decoded = self.model.apply({"params": params}, z, method=VAE.decode)
+  def decode_to_image(self, params, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    decoded = self.model.apply({"params": params}, z, labels, method=VAE.decode)
     return self.likelihood.mean(decoded, self.data.x.levels)

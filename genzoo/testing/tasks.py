@@ -8,8 +8,8 @@ failing with an `AssertionError` that names the property and the task:
   1. contract: `init` gives a state with an int32 "step"; `train_step` keeps the state's
      structure, shapes and dtypes, counts the step and reports scalar metrics with "nonfinite";
      `eval_step` gives sums over the batch, which `summarize` turns into plain numbers; `sample` gives
-     `[num, *spec.x.shape]` of the target's dtype within its levels; `interpolate` (where the
-     task has it) and `log_density` (where it has it and the data are continuous) give their
+     `[num, *spec.x.shape]` of the target's dtype within its levels (also given labels, for a
+     class-conditional task); `interpolate` (where an unconditional task has it) and `log_density` (where it has it and the data are continuous) give their
      documented shapes, the log-densities finite.
   2. compile once: each of `train_step` and `eval_step`, jitted, traces once for new batches,
      keys and states.
@@ -150,13 +150,18 @@ def _check_eval(name, task, sums) -> None:
 
 def _check_sample(name, task, state, spec, key, batch) -> None:
   feature = spec.x
-  samples = jax.jit(task.sample, static_argnums=2)(state, key, 3, 1.0)
-  if samples.shape != (3,) + feature.shape or samples.dtype != jnp.dtype(feature.dtype):
-    _fail("contract", name, f"sample(num=3) gave {samples.dtype}{samples.shape}, expected "
-          f"{feature.dtype}{(3,) + feature.shape}")
-  if feature.levels is not None and int(jnp.max(samples)) >= feature.levels:
-    _fail("contract", name, f"samples reach {int(jnp.max(samples))}, beyond the {feature.levels} levels")
-  if hasattr(task, "interpolate"):
+  num_classes = getattr(task, "num_classes", 0)
+  requests = {"sample(num=3)": None}
+  if num_classes:
+    requests["sample(num=3, labels)"] = jnp.asarray([0, num_classes - 1, 0], jnp.int32)
+  for call, labels in requests.items():
+    samples = jax.jit(task.sample, static_argnums=2)(state, key, 3, 1.0, labels)
+    if samples.shape != (3,) + feature.shape or samples.dtype != jnp.dtype(feature.dtype):
+      _fail("contract", name, f"{call} gave {samples.dtype}{samples.shape}, expected "
+            f"{feature.dtype}{(3,) + feature.shape}")
+    if feature.levels is not None and int(jnp.max(samples)) >= feature.levels:
+      _fail("contract", name, f"samples reach {int(jnp.max(samples))}, beyond the {feature.levels} levels")
+  if hasattr(task, "interpolate") and not num_classes:
     examples = batch(0)[spec.target]
     walk = jax.jit(task.interpolate, static_argnums=3)(state, examples[:2], examples[2:4], 3)
     if walk.shape != (2, 3) + feature.shape:

@@ -84,7 +84,7 @@ def test_missing_classifier_and_unknown_metrics_are_explained(tmp_path):
   with pytest.raises(FileNotFoundError, match=r"no feature classifier for dataset 'mnist5k' in .*"
                      r"Train one with `genzoo train-features --dataset mnist5k`"):
     metrics.ClassifierExtractor.load("mnist5k", str(tmp_path))
-  with pytest.raises(ValueError, match=r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes'\]"):
+  with pytest.raises(ValueError, match=r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes', 'class_consistency', 'intra_fid'\]"):
     metrics.parse_metric_names("fid,is")
 
 
@@ -154,3 +154,59 @@ def test_vae_samples_are_scored_like_gan_samples(experiment, digits_classifier):
   assert np.isfinite(scores["fid"]) and 1 <= scores["modes_covered"] <= 10
   assert scores["metrics_protocol"].startswith("classifier:digits features; 150 samples")
   assert list(evaluator.reference._outputs) == ["classifier:digits"]  # kept for the next evaluation
+
+
+def images_of_classes(test):
+  """generate(index, size, labels): test images of the requested classes (any class if None)."""
+  rng = np.random.default_rng(0)
+  by_class = {label: test["image"][test["label"] == label] for label in range(10)}
+
+  def generate(index, size, labels):
+    labels = rng.integers(0, 10, size) if labels is None else labels
+    return np.stack([by_class[int(label)][rng.integers(len(by_class[int(label)]))] for label in labels])
+
+  return generate
+
+
+def test_class_consistency_is_the_classifiers_accuracy_on_the_requested_classes(digits_classifier):
+  meta, extractor, test, _ = digits_classifier
+  reference = metrics.ReferenceSet("digits test", test["image"], 17, test["label"])
+  faithful = metrics.evaluate_samples(images_of_classes(test), reference, ("class_consistency",), num_samples=200,
+                                      batch_size=10, feature_extractor=None, classifier=extractor, num_classes=10)
+  assert faithful["class_consistency"] > 0.85 and len(faithful["class_consistency_per_class"]) == 10
+  assert faithful["class_metrics_protocol"] == "20 samples of each of 10 classes; consistency by classifier:digits"
+  generate = images_of_classes(test)
+  ignoring = metrics.evaluate_samples(lambda index, size, labels: generate(index, size, np.zeros(size, int)),
+                                      reference, ("class_consistency",), num_samples=200, batch_size=10,
+                                      feature_extractor=None, classifier=extractor, num_classes=10)
+  assert ignoring["class_consistency"] < 0.2 and ignoring["class_consistency_per_class"][0] > 0.85
+
+
+class PixelFeatures:
+  """A stand-in extractor: the pixels are the features."""
+
+  name = "pixels"
+
+  def outputs(self, images, num_levels):
+    return images.reshape(len(images), -1).astype(np.float64), None
+
+
+def test_intra_class_fid_compares_each_class_with_its_own_images():
+  rng = np.random.default_rng(0)
+  labels = np.repeat(np.arange(3), 400)
+  centres = 3.0 * np.eye(3, 4)  # class c: Gaussian features around its own centre
+  images = (centres[labels] + rng.normal(size=(1200, 4))).reshape(1200, 2, 2, 1)
+  reference = metrics.ReferenceSet("gaussians", images, 2, labels)
+
+  def generate(shift):
+    return lambda index, size, requested: (centres[(requested + shift) % 3] + rng.normal(size=(size, 4))).reshape(
+        size, 2, 2, 1)
+
+  faithful, swapped = (metrics.evaluate_samples(generate(shift), reference, ("intra_fid",), num_samples=600,
+                                                batch_size=50, feature_extractor=PixelFeatures(), num_classes=3)
+                       for shift in (0, 1))
+  assert faithful["intra_fid"] < 0.2 and swapped["intra_fid"] > 10.0
+  assert len(faithful["intra_fid_per_class"]) == 3
+  with pytest.raises(ValueError, match=r"FID needs more samples than feature dimensions: class 0's samples"):
+    metrics.evaluate_samples(generate(0), reference, ("intra_fid",), num_samples=9, batch_size=3,
+                             feature_extractor=PixelFeatures(), num_classes=3)

@@ -260,3 +260,88 @@ def test_rng_streams_and_the_train_flag_reach_the_flow_model(experiment, key, mo
   assert losses[0] != losses[1]  # each step's key reaches the model's stream
   sums = [task.eval_step(state, batch, jax.random.key(seed))["log_likelihood"] for seed in (1, 2)]
   assert sums[0] == sums[1]  # evaluation: train=False, no noise drawn
+
+
+def conditional_glow(key, num_classes=3):
+  """A tiny class-conditional Glow with its class terms set away from their zero start."""
+  shape = (4, 4, 1)
+  model = Glow(shape, num_levels=2, num_steps=1, hidden=4, learn_top_prior=True, num_classes=num_classes)
+  x = jax.random.uniform(key, (2,) + shape)
+  params = model.init(key, x, labels=jnp.zeros((2,), jnp.int32))["params"]
+
+  def moved(path, value):
+    names = {getattr(part, "key", None) for part in path}
+    return value + 0.3 * jax.random.normal(jax.random.fold_in(key, value.size), value.shape) if (
+        "class_embedding" in names) else value
+
+  return model, jax.tree_util.tree_map_with_path(moved, params), shape
+
+
+def test_class_conditional_glow_is_an_exact_flow_for_every_label(key):
+  """For each label the model is a bijection whose log-det is the dense Jacobian's, and the label
+  moves the density."""
+  from genzoo.testing.bijectors import dense_log_det
+
+  model, params, shape = conditional_glow(key)
+  x = jax.random.uniform(jax.random.fold_in(key, 2), (1,) + shape)
+  log_dets = []
+  for label in (0, 2):
+    labels = jnp.asarray([label])
+    forward = lambda v: model.apply({"params": params}, v, labels=labels)[0]  # noqa: E731
+    z, log_det = model.apply({"params": params}, x, labels=labels)
+    np.testing.assert_allclose(log_det[0], dense_log_det(forward, x[0]), rtol=1e-4, atol=1e-4)
+    x_back, _ = model.apply({"params": params}, z, True, labels=labels)
+    np.testing.assert_allclose(x_back, x, atol=1e-5)
+    log_dets.append(float(StandardNormal().log_prob(z)[0] + log_det[0]))
+  assert abs(log_dets[0] - log_dets[1]) > 1e-3
+
+
+def test_class_conditional_densities_each_integrate_to_one(key):
+  """E over x ~ p(. | y') of p(x | y) / p(x | y') = integral of p(x | y) = 1 (importance sampling
+  between two labels' densities)."""
+  model, params, shape = conditional_glow(key)
+  num = 20_000
+  z = jax.random.normal(key, (num, 16))
+  source, target = jnp.zeros((num,), jnp.int32), jnp.full((num,), 2, jnp.int32)
+
+  @jax.jit
+  def log_ratio(z):
+    x, _ = model.apply({"params": params}, z, True, labels=source)
+    log_p = {}
+    for name, labels in (("source", source), ("target", target)):
+      latents, log_det = model.apply({"params": params}, x, labels=labels)
+      log_p[name] = StandardNormal().log_prob(latents) + log_det
+    return log_p["target"] - log_p["source"]
+
+  ratios = jnp.exp(log_ratio(z))
+  standard_error = float(jnp.std(ratios)) / np.sqrt(num)
+  assert float(jnp.mean(ratios)) == pytest.approx(1.0, abs=max(4 * standard_error, 1e-3))
+
+
+def test_conditional_glow_starts_unconditioned_and_sows_class_logits(key):
+  model = Glow((4, 4, 1), num_levels=2, num_steps=1, hidden=4, num_classes=3)
+  x = jax.random.uniform(key, (5, 4, 4, 1))
+  variables = model.init(key, x, labels=jnp.zeros((5,), jnp.int32))
+  (z0, _), sown = model.apply(variables, x, labels=jnp.zeros((5,), jnp.int32), mutable=["intermediates"])
+  z2, _ = model.apply(variables, x, labels=jnp.full((5,), 2, jnp.int32))
+  np.testing.assert_array_equal(z0, z2)  # the class terms start at zero
+  assert sown["intermediates"]["class_logits"][0].shape == (5, 3)
+  with pytest.raises(UserError, match="conditioned on 3 classes and needs labels"):
+    model.apply(variables, x)
+
+
+def test_class_conditioning_is_refused_where_it_cannot_apply(experiment):
+  config = experiment("realnvp", "smoke")
+  config.model.num_classes = 10
+  with pytest.raises(UserError, match=r"model.num_classes=10 asks for a class-conditional flow, but the 'realnvp' "
+                     r"model is unconditional; class-conditional flows: \['glow'\]"):
+    make_task(config, DIGITS)
+  config = experiment("glow", "smoke")
+  config.model.num_classes = 7
+  with pytest.raises(UserError, match=r"model.num_classes=7 asks for a model conditioned on 7 classes, but the data "
+                     "has 10 classes"):
+    make_task(config, DIGITS)
+  config.model.num_classes, config.loss.class_weight = 0, 0.01
+  with pytest.raises(UserError, match=r"loss.class_weight=0.01 weights a class-prediction loss, which needs a "
+                     r"class-conditional model"):
+    make_task(config, DIGITS)

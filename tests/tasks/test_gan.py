@@ -134,11 +134,11 @@ def test_stylegan2_trains_and_samples_with_truncation_and_style_mixing(experimen
   workdir = str(tmp_path / "run")
   final = runner.train_and_evaluate(config, workdir)
   assert final["num_examples"] == 359 and np.isfinite(final["d_loss"])
-  assert runner.sample(workdir, None, num=4, temperature=1.0, truncation=0.5).endswith("samples_6_t1_psi0.5.png")
+  assert runner.sample(workdir, None, num=4, temperature=1.0, truncation=0.5).endswith("samples_6_t1_trunc0.5.png")
   grid = runner.style_mix(workdir, None, "middle", sources=3)
   assert grid.endswith("style_mixing_6_middle.png") and os.path.exists(grid)
-  results = runner.evaluate(workdir, None, runner.truncation_overrides(workdir, 0.0))
-  assert results["truncation_psi"] == 0.0 and os.path.exists(os.path.join(workdir, "eval_6_psi0.json"))
+  results = runner.evaluate(workdir, None, truncation=0.0)
+  assert results["truncation"] == 0.0 and os.path.exists(os.path.join(workdir, "eval_6_trunc0.json"))
 
 
 @pytest.mark.parametrize("side, downsamplings", [(28, 2), (32, 2), (64, 3)])
@@ -253,7 +253,7 @@ def test_ema_policy_is_the_generators_own(sngan, key):
   assert isinstance(task.generator.EMA_POLICY, players.StandingBatchStats)
   variables = {"params": state["ema_generator"], **state["model_state"]["generator"]}
   standing = task.generator.EMA_POLICY.sampling_variables(
-      task.generator, variables, lambda num: jax.random.normal(key, (num, task.config.model.latent_dim)))
+      task.generator, variables, lambda num: (jax.random.normal(key, (num, task.config.model.latent_dim)), None))
   changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), standing["batch_stats"], variables["batch_stats"])
   assert any(jax.tree.leaves(changed)) and standing["params"] is variables["params"]
   assert players.WeightsOnly().sampling_variables(task.generator, variables, None) is variables
@@ -329,5 +329,5 @@ def test_style_based_settings_are_refused_for_other_generators(experiment):
     make_task(config, DIGITS)
   conditional = experiment("stylegan2", "smoke")
   conditional.model.num_classes = 7
-  with pytest.raises(UserError, match=r"model.num_classes=7 must match the data's classes \(10\)"):
+  with pytest.raises(UserError, match=r"model.num_classes=7 asks for a model conditioned on 7 classes, but the data has 10 classes"):
     make_task(conditional, DIGITS)

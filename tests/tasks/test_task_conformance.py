@@ -10,12 +10,15 @@ from genzoo.testing import check_task
 
 DIGITS = data.image_spec((8, 8, 1), 17, num_classes=10)
 UNLABELLED = data.image_spec((8, 8, 1), 17)
+DIGITS_32 = data.image_spec((32, 32, 1), 17, num_classes=10)  # BigGAN's smallest layout
 
 # id -> (experiment, variant, config overrides, data spec)
 CASES = {
-    "vae_mlp": ("vae", "smoke", {}, DIGITS),
+    # Class-conditional (and the conv VAE unconditional).
+    "vae_mlp": ("vae", "smoke", {"model.num_classes": 10}, DIGITS),
     "vae_conv": ("vae", "smoke", {"model.architecture": "conv", "model.channels": (4,)}, UNLABELLED),
-    "flow_glow": ("glow", "smoke", {}, DIGITS),
+    # Class-conditional priors with the class-prediction loss (the other image flows are unconditional).
+    "flow_glow": ("glow", "smoke", {"model.num_classes": 10, "loss.class_weight": 0.01}, DIGITS),
     # One scale: a fast compile; the learning rate of test_flow's RealNVP, whose steps are these.
     "flow_realnvp": ("realnvp", "smoke", {"model.num_scales": 1, "optim.learning_rate": 5e-3}, DIGITS),
     "flow_vector_realnvp": ("toy2d", "smoke", {}, data.vector_spec(2)),
@@ -26,6 +29,8 @@ CASES = {
     "gan_resnet_spectral": ("sngan", "smoke", {"model.name": "resnet"}, DIGITS),
     # Class-conditional, with every regulariser (R1 and path lengths) and ADA's state.
     "gan_stylegan2": ("stylegan2", "smoke", {"model.num_classes": 10, "loss.r1_weight": 0.1}, DIGITS),
+    # Class-conditional with orthogonal regularisation, 4 discriminator steps and self-attention in both players.
+    "gan_biggan": ("biggan", "smoke", {"model.attention_resolution": 16}, DIGITS_32),
 }
 
 
@@ -68,7 +73,7 @@ def test_every_registered_model_is_covered(experiment):
 
 def test_a_task_that_breaks_the_contract_fails_the_kit(experiment, monkeypatch):
   task = build(experiment, "vae_mlp")
-  monkeypatch.setattr(type(task), "sample", lambda self, state, rng, num, temperature=1.0:
+  monkeypatch.setattr(type(task), "sample", lambda self, state, rng, num, temperature=1.0, labels=None:
                       jax.numpy.zeros((num, 4), jax.numpy.float32))
   with pytest.raises(AssertionError, match=r"contract check failed for VAETask: sample\(num=3\) gave "
                      r"float32\(3, 4\), expected uint8\(3, 8, 8, 1\)"):

@@ -78,13 +78,13 @@ def linear_gaussian_vae(experiment, monkeypatch, key):
 def test_bounds_on_linear_gaussian_vae_sit_below_exact_and_iwae_approaches_it(experiment, monkeypatch, key):
   task, params, x, exact = linear_gaussian_vae(experiment, monkeypatch, key)
   repeats = 2000
-  log_px, kl, _ = jax.jit(task.elbo_terms)(params, jnp.repeat(x, repeats, axis=0), key)
+  log_px, kl, _ = jax.jit(task.elbo_terms)(params, jnp.repeat(x, repeats, axis=0), None, key)
   elbo = jnp.mean((log_px - kl).reshape(3, repeats), axis=1)
 
   @functools.partial(jax.jit, static_argnums=(0, 1))
   def iwae(k, draws):
     keys = jax.random.split(jax.random.fold_in(key, k), draws)
-    return jnp.mean(jax.vmap(lambda r: task.iwae_bound(params, x, r, k))(keys), axis=0)
+    return jnp.mean(jax.vmap(lambda r: task.iwae_bound(params, x, None, r, k))(keys), axis=0)
 
   iwae_10, iwae_100, iwae_5000 = iwae(10, 2000), iwae(100, 400), iwae(5000, 4)
   assert bool(jnp.all(elbo < iwae_10)) and bool(jnp.all(iwae_10 < iwae_100))
@@ -98,12 +98,12 @@ def test_elbo_below_iwae_k_below_iwae_larger_k_on_average(experiment, key):
   task = make_task(experiment("vae", "smoke"), DIGITS)
   state = task.init(key, random_batch(key, 1))
   x = random_batch(jax.random.fold_in(key, 1), 8)["image"]
-  log_px, kl, _ = jax.jit(task.elbo_terms)(state["params"], jnp.repeat(x, 200, axis=0), key)
+  log_px, kl, _ = jax.jit(task.elbo_terms)(state["params"], jnp.repeat(x, 200, axis=0), None, key)
   elbo = jnp.mean(log_px - kl)
 
   @functools.partial(jax.jit, static_argnums=0)
   def mean_iwae(k):
-    return jnp.mean(jax.vmap(lambda r: task.iwae_bound(state["params"], x, r, k))(jax.random.split(key, 100)))
+    return jnp.mean(jax.vmap(lambda r: task.iwae_bound(state["params"], x, None, r, k))(jax.random.split(key, 100)))
 
   assert elbo < mean_iwae(5) < mean_iwae(50)
 
@@ -120,12 +120,12 @@ def test_iwae_bound_does_not_depend_on_the_chunk_size(experiment, key):
   x = random_batch(key, 4)["image"]
   config.eval.iwae_chunk_size = 12
   unchunked_task = make_task(config, DIGITS)
-  assert task.iwae_log_weights(state["params"], x, key, 12).shape == (12, 4)
+  assert task.iwae_log_weights(state["params"], x, None, key, 12).shape == (12, 4)
 
   @functools.partial(jax.jit, static_argnums=0)
   def mean_bound(t):
     draws = jax.random.split(key, 300)
-    return jnp.mean(jax.vmap(lambda r: t.iwae_bound(state["params"], x, r, 12))(draws))
+    return jnp.mean(jax.vmap(lambda r: t.iwae_bound(state["params"], x, None, r, 12))(draws))
 
   np.testing.assert_allclose(mean_bound(task), mean_bound(unchunked_task), rtol=2e-3)
 
