@@ -23,10 +23,16 @@ cifar10: convolutional VAE (3 stride-2 stages, 128 latents), discretised-logisti
   above the 3.11 bits/dim of the much larger IAF-VAE (Kingma et al. 2016).
 
 mnist5k_conditional: the mnist5k VAE conditioned on the digit's class (label into encoder and
-  decoder), scored by class consistency (the feature classifier's accuracy on samples of each
-  requested class) and FID at every evaluation.
+  decoder), without the KL warm-up, scored by class consistency (the feature classifier's accuracy
+  on samples of each requested class) and FID at every evaluation.
     genzoo train --config experiments/vae.py:mnist5k_conditional --workdir runs/cvae_mnist5k
     genzoo sample --workdir runs/cvae_mnist5k --class all --num 10
+  Measured (2 CPU cores, 4 min 25 s): test ELBO 1.696 bits/dim, IWAE-100 1.653, FID 352, class
+  consistency 0.726. With the mnist5k warm-up of the KL term it scores 0.554 (FID 448, ELBO
+  1.685): while the KL weight is low the encoder writes the digit's class into z, and the decoder
+  then follows z rather than the label (decoding test digits' posterior means with the next
+  class's label gives that class 23% of the time and the digit's own 47%; 52% and 16% without
+  the warm-up).
 
 digits: a small MLP VAE on scikit-learn's 8x8 digits (17 grey levels); trains in a minute.
 
@@ -73,6 +79,7 @@ def get_config(variant: str = "mnist5k") -> ml_collections.ConfigDict:
     config.loss.kl_warmup_steps = 500
     if variant == "mnist5k_conditional":
       config.model.num_classes = 10
+      config.loss.kl_warmup_steps = 0  # with a warm-up the encoder writes the class into z (see above)
       config.eval.sample_metrics = "fid,class_consistency"
   elif variant == "binarized_mnist":
     config.data.name = "binarized_mnist"

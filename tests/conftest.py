@@ -53,8 +53,9 @@ def key():
   return jax.random.key(0)
 
 
-def load_experiment(name: str, variant: str):
-  """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`."""
+def load_experiment(name: str, variant: str, overrides: dict | None = None):
+  """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`,
+  with `overrides` ({"section.key": value}) applied as `--config.section.key=value` would."""
   import importlib.util
   import pathlib
 
@@ -62,7 +63,11 @@ def load_experiment(name: str, variant: str):
   spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(variant)
+  config = module.get_config(variant)
+  for dotted, value in (overrides or {}).items():
+    section, key = dotted.split(".")
+    config[section][key] = value
+  return config
 
 
 @pytest.fixture(scope="session")

@@ -100,11 +100,13 @@ def orthogonality_penalty(params) -> jax.Array:
   return total
 
 
-def spectral(train: bool, features: int, name: str, kind: str = "conv3x3"):
-  """A spectrally normalised layer without its call: a 3x3 convolution, or with kind="dense" a
-  dense layer (1x1 convolutions included), orthogonally initialised; call inside a compact method."""
-  layer = Conv3x3 if kind == "conv3x3" else nn.Dense
-  return normalized("spectral", train, layer(features, kernel_init=ORTHO_INIT, name=name))
+def spectral(train: bool, features: int, name: str, kind: str = "conv3x3", use_bias: bool = True):
+  """A spectrally normalised, orthogonally initialised layer, to call: a 3x3 convolution, or with
+  kind="dense" a dense layer (1x1 convolutions included, optionally without bias). Build it
+  inside a compact method, which owns it."""
+  if kind == "conv3x3":
+    return normalized("spectral", train, Conv3x3(features, kernel_init=ORTHO_INIT, name=name))
+  return normalized("spectral", train, nn.Dense(features, use_bias=use_bias, kernel_init=ORTHO_INIT, name=name))
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -118,9 +120,8 @@ class ConditionalBatchNorm(nn.Module):
     features = x.shape[-1]
     x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=BN_EPSILON, use_bias=False,
                      use_scale=False)(x)
-    linear = lambda name: normalized(  # noqa: E731
-        "spectral", train, nn.Dense(features, use_bias=False, kernel_init=ORTHO_INIT, name=name))
-    gain, bias = linear("gain")(condition), linear("bias")(condition)
+    gain = spectral(train, features, "gain", "dense", use_bias=False)(condition)
+    bias = spectral(train, features, "bias", "dense", use_bias=False)(condition)
     return x * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]
 
 
@@ -136,7 +137,7 @@ class SelfAttention(nn.Module):
     batch, height, width, channels = x.shape
 
     def project(features, name):
-      return normalized("spectral", self.train, nn.Dense(features, use_bias=False, kernel_init=ORTHO_INIT, name=name))
+      return spectral(self.train, features, name, "dense", use_bias=False)
 
     def pooled(h):
       return nn.max_pool(h, (2, 2), (2, 2)).reshape(batch, -1, h.shape[-1])

@@ -130,11 +130,9 @@ def sample(workdir: str, output: str | None, num: int, temperature: float, step:
   path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}{suffix}.png")
   run_files.check_output_path(path)
   if labels is None:
-    samples, columns = session.sample(state, num, temperature), None
+    picture = session.render(state, session.sample(state, num, temperature))
   else:
-    samples = session.sample(state, num * len(labels), temperature, labels=np.repeat(labels, num))
-    columns = num if len(labels) > 1 else None
-  picture = session.render(state, samples, columns=columns)
+    picture = session.class_grid(state, labels, num, temperature)
   if is_chief():
     images.save_png(picture.pixels, path, scale=picture.scale)
   return path

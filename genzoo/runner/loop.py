@@ -123,7 +123,7 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
       writer.scalars(done, {f"eval/{k}": v for k, v in final_metrics.items()})
       chief_print(f"step {done} test: " + json.dumps(final_metrics))
     if _due(done, train.sample_every) or is_last:
-      picture = session.render(state, session.sample(state, train.num_samples))
+      picture = session.preview(state, train.num_samples)
       writer.picture(done, "samples", picture, os.path.join(workdir, f"samples_{done}.png"))
   return final_metrics
 

@@ -144,6 +144,20 @@ class Session:
                  "numerical inverse short of its tolerance, or an overflow in the inverse) and are shown as 0")
     return Samples(np.asarray(values), self.spec.x)
 
+  def class_grid(self, state, classes: np.ndarray, per_class: int, temperature: float = 1.0) -> Picture:
+    """`per_class` samples of each of `classes` from a class-conditional task, one row per class
+    (a single class: a square grid)."""
+    samples = self.sample(state, per_class * len(classes), temperature, labels=np.repeat(classes, per_class))
+    return self.render(state, samples, columns=per_class if len(classes) > 1 else None)
+
+  def preview(self, state, num: int) -> Picture:
+    """The picture of `num` samples a run shows as it trains: for a class-conditional task, one
+    row per class."""
+    num_classes = conditional_classes(self.task)
+    if num_classes:
+      return self.class_grid(state, np.arange(num_classes), max(1, num // num_classes))
+    return self.render(state, self.sample(state, num))
+
   def render(self, state, samples: Samples, columns: int | None = None) -> Picture:
     """`samples` drawn by their kind's renderer, with the model's density where it can show it."""
     log_density = None if self.jit_log_density is None else functools.partial(self._log_density, state)
