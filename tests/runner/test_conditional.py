@@ -27,9 +27,10 @@ def conditional_task(experiment, family):
   return tasks.make_task(experiment(name, variant, overrides), spec), spec
 
 
-# BigGAN's init and sampler compile for about 25 s: its case is in the slow tier (its generator's
-# per-example classes are tested by tests/models/test_biggan.py).
-@pytest.mark.parametrize("family", [pytest.param(family, marks=pytest.mark.slow) if family == "gan" else family
+# BigGAN's and Glow's inits and samplers compile for 25 s and 6 s: their cases are in the slow tier
+# (the per-example classes of BigGAN's generator and the per-label densities of Glow are tested by
+# tests/models/test_biggan.py and tests/tasks/test_flow.py).
+@pytest.mark.parametrize("family", [pytest.param(family, marks=pytest.mark.slow) if family != "vae" else family
                                     for family in sorted(CONDITIONAL)])
 def test_each_sample_is_of_its_requested_class(experiment, key, family):
   """Example i depends on its own label and latent only: a batch of mixed classes holds, row for
