@@ -1,6 +1,5 @@
 """What the benchmarks share: the machine's matmul peak, timing, FLOP counting and experiment configs."""
 
-import importlib.util
 import math
 import pathlib
 import time
@@ -9,15 +8,14 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jax_core
 
+from genzoo.config import load_experiment_file
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def load_experiment(name: str, variant: str):
   """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`."""
-  spec = importlib.util.spec_from_file_location(f"experiment_{name}", REPO / "experiments" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
+  return load_experiment_file(str(REPO / "experiments" / f"{name}.py"), variant)
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:

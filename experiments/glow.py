@@ -60,15 +60,18 @@ def get_config(variant: str = "mnist5k"):
   config = experiment_config(
       variant, "glow", VARIANTS, grad_clip_norm=50.0,
       model=dict(name="glow", num_levels=2, num_steps=8, hidden=64, learn_split_prior=True, learn_top_prior=True,
-                 split_prior_per_position=True, coupling_shift_first=False, remat=True))
+                 split_prior_per_position=True, coupling_shift_first=False, condition_couplings=False,
+                 remat=True))
   if variant in ("mnist5k", "mnist5k_conditional"):
     config.model.hidden = 128
     config.train.steps = 6000
     config.optim.ema_decay = 0.999
     if variant == "mnist5k_conditional":
       config.model.num_classes = 10
+      config.model.condition_couplings = True
       config.loss.class_weight = 0.01
       config.eval.sample_metrics = "fid,class_consistency"
+      config.eval.sample_temperature = 0.7
   elif variant == "digits":
     config.model.num_steps = 4
     config.model.hidden = 32

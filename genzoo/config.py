@@ -5,6 +5,9 @@ each family checks its own keys (`Task.check_config`). This layer imports nothin
 so tasks and experiment files depend on it and not the other way round.
 """
 
+import importlib.util
+import os
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -19,6 +22,7 @@ RUNNER_RULES = {
     "data.binarize": checks.one_of(("none", "static", "dynamic")),
     "data.image_size": checks.optional(checks.at_least(1)),
     "data.pad": checks.at_least(0),
+    "data.mutation_rate": checks.fraction(upper_inclusive=False),
     "train.steps": checks.at_least(1),
     "train.log_every": checks.at_least(1),
     "train.eval_every": checks.at_least(0),
@@ -28,8 +32,14 @@ RUNNER_RULES = {
     "train.max_to_keep": checks.at_least(1),
     "train.on_nonfinite": checks.one_of(NONFINITE_POLICIES),
     "eval.metric_samples": checks.at_least(1),
+    "eval.sample_temperature": checks.NON_NEGATIVE,
     "eval.feature_extractor": checks.one_of(metrics.FEATURE_EXTRACTORS),
 }
+
+
+# Runner keys added after runs were stored, with the value such runs used (see
+# `tasks.backfilled_keys`): they resume, evaluate and take overrides as they were.
+BACKFILLED_KEYS = {"eval.sample_temperature": 1.0, "data.classes": [], "data.mutation_rate": 0.0}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -46,6 +56,8 @@ def base_config() -> ml_collections.ConfigDict:
           binarize="none",  # "none" | "static" | "dynamic"
           image_size=config_dict.placeholder(int),
           pad=0,  # zero pixels added on every side (MNIST 28x28 -> 32x32 with pad=2)
+          classes=(),  # train and evaluate on the examples of these classes only (one-class protocols); () = all
+          mutation_rate=0.0,  # > 0: training entries replaced by uniform levels with this probability (Ren et al. 2019)
       )
   )
   config.optim = ml_collections.ConfigDict(
@@ -76,6 +88,7 @@ def base_config() -> ml_collections.ConfigDict:
       dict(
           sample_metrics="",  # comma-separated subset of metrics.SAMPLE_METRICS, scored at every evaluation
           metric_samples=1000,  # generated images scored against the whole test split
+          sample_temperature=1.0,  # temperature of the prior the scored images are drawn at
           features_dir=config_dict.placeholder(str),  # feature classifiers (default: metrics.default_features_dir)
           feature_extractor="classifier",  # FID/KID features: "classifier" | "inception"
           inception_weights=config_dict.placeholder(str),  # .npz of the FID Inception-v3 (metrics.inception)
@@ -99,3 +112,14 @@ def check_runner_settings(config: ml_collections.ConfigDict) -> None:
   checks.check_config(config, RUNNER_RULES)
   if metrics.parse_metric_names(config.eval.sample_metrics):
     metrics.check_feature_extractor(config.eval.feature_extractor, config.eval.inception_weights)
+
+
+def load_experiment_file(path: str, variant: str) -> ml_collections.ConfigDict:
+  """`get_config(variant)` of the experiment file at `path`, the config `--config PATH:VARIANT`
+  gives (without command-line overrides): for experiment files built on others, benchmarks and
+  tests."""
+  name = os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(f"genzoo_experiment_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)

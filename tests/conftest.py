@@ -56,14 +56,10 @@ def key():
 def load_experiment(name: str, variant: str, overrides: dict | None = None):
   """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`,
   with `overrides` ({"section.key": value}) applied as `--config.section.key=value` would."""
-  import importlib.util
-  import pathlib
+  from genzoo.config import load_experiment_file
 
-  path = pathlib.Path(__file__).parent.parent / "experiments" / f"{name}.py"
-  spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(variant)
+  config = load_experiment_file(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments",
+                                             f"{name}.py"), variant)
   for dotted, value in (overrides or {}).items():
     section, key = dotted.split(".")
     config[section][key] = value

@@ -8,7 +8,8 @@ loading an image dataset does, on first use.
 
 from genzoo.data.images import IMAGE_DATASETS, SPLITS, TFDSImages
 from genzoo.data.spec import KINDS, DataSpec, Feature, image_spec, vector_spec
-from genzoo.data.splits import BINARIZE_MODES, LoadOptions, Split, check_choice, eval_batches, train_batch
+from genzoo.data.splits import (BINARIZE_MODES, LoadOptions, Split, check_choice, check_mutation, eval_batches,
+                                 train_batch)
 from genzoo.data.toy2d import TOY_DENSITIES, VECTOR_DATASETS, ToyVectors, sample_toy
 from genzoo.errors import UserError
 
@@ -52,6 +53,7 @@ __all__ = [
     "Split",
     "TFDSImages",
     "TOY_DENSITIES",
+    "check_mutation",
     "ToyVectors",
     "VECTOR_DATASETS",
     "describe",

@@ -56,6 +56,7 @@ class TFDSImages:
       raise UserError(f"{name} is already binary (2 levels): use binarize='none'")
     if options.pad < 0:
       raise UserError(f"pad must be >= 0 pixels, got {options.pad}")
+    self._check_classes(name, options.classes)
     height, width, depth = (size, size, self.shape[2]) if size is not None else self._cropped_shape()
     levels = self.num_levels
     if options.n_bits is not None:
@@ -72,10 +73,21 @@ class TFDSImages:
     `train_batch` draws anew every step; the test split is binarised statically, so evaluation
     is deterministic). `options.n_bits` keeps the top bits of 8-bit data; `options.image_size`
     resizes with antialiasing (8-bit data only); `options.pad` adds zero pixels on every side,
-    after any resizing (MNIST's 28x28 -> 32x32 with 2).
+    after any resizing (MNIST's 28x28 -> 32x32 with 2); `options.classes` keeps the examples of
+    those classes only (their labels unchanged).
     """
-    spec = self.describe(name, options)
     images, labels = self._read_split(name, split, options.data_dir, self._output_size(name, options.image_size))
+    if options.classes:
+      kept = np.isin(labels, options.classes)
+      images, labels = images[kept], labels[kept]
+    return self.prepared(name, split, images, labels, options)
+
+  def prepared(self, name: str, split: str, images: np.ndarray, labels: np.ndarray, options: LoadOptions) -> Split:
+    """A `Split` of images as stored (uint8 in this dataset's levels, after any crop and resize)
+    and their int32 labels, padded, reduced to fewer bits or binarised as `options` ask: what
+    `load` does after reading, for images from elsewhere too (out-of-distribution sets). `split`
+    keys the static binarisation's draws."""
+    spec = self.describe(name, options)
     pad = options.pad
     images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     levels = self.num_levels
@@ -104,6 +116,15 @@ class TFDSImages:
           f"image_size needs 8-bit data, but {name} has {self.num_levels} levels, which resizing "
           "would not preserve")
     return image_size
+
+  def _check_classes(self, name: str, classes: tuple[int, ...]) -> None:
+    if not classes:
+      return
+    if self.num_classes is None:
+      raise UserError(f"data.classes={list(classes)} keeps some classes, but {name} has no labels")
+    outside = [label for label in classes if not 0 <= label < self.num_classes]
+    if outside:
+      raise UserError(f"data.classes={list(classes)}: {name} has classes 0 to {self.num_classes - 1}, not {outside}")
 
   def _check_n_bits(self, name: str, n_bits: int | None, binarize: str) -> None:
     if n_bits is None:

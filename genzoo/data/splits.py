@@ -21,6 +21,8 @@ BINARIZE_MODES = ("none", "static", "dynamic")
 PERMUTATION_STREAM = 0
 DYNAMIC_STREAM = 1
 STATIC_STREAM = 2
+MUTATION_STREAM = 3
+SYNTHETIC_STREAM = 4  # synthetic scoring sets (`data.outsets`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,7 @@ class LoadOptions:
   image_size: int | None = None
   pad: int = 0
   seed: int = 0
+  classes: tuple[int, ...] = ()  # keep the examples of these classes only; () keeps all
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -73,7 +76,7 @@ class Split:
 
 
 def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
-                binarize: str = "none", process_index: int = 0,
+                binarize: str = "none", mutation_rate: float = 0.0, process_index: int = 0,
                 process_count: int = 1) -> dict[str, np.ndarray]:
   """This process's share of the global training batch number `step`.
 
@@ -82,6 +85,9 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
   its slice number `step % steps_per_epoch`, and process `p` gets rows `[p*B, (p+1)*B)` of it, with
   `B = global_batch_size // process_count`. Dynamic binarisation draws the whole global batch's
   pixels from (seed, step) before slicing, so the result never depends on the process layout.
+  So does the mutation of discrete data with `mutation_rate` > 0 (Ren et al. 2019, sec. 3.2, the
+  training inputs of a likelihood-ratio background model): each entry is replaced, with that
+  probability, by a level drawn uniformly.
 
   Args:
     data: the training split.
@@ -90,6 +96,7 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
     seed: seeds the data order and the dynamic binarisation.
     binarize: how `data` was loaded: "dynamic" if and only if with `binarize="dynamic"`
       ("none" and "static" yield the stored values).
+    mutation_rate: the probability that an entry of the target is replaced by a uniform level.
     process_index: this process's index.
     process_count: number of processes.
 
@@ -119,7 +126,27 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
     rng = np.random.default_rng([seed, DYNAMIC_STREAM, step])
     uniform = rng.random((global_batch_size,) + data.spec.x.shape, dtype=np.float32)[rows]
     batch[target] = bernoulli(batch[target], data.bernoulli_levels, uniform)
+  if mutation_rate:
+    batch[data.spec.target] = mutated(batch[data.spec.target], data.spec.x.levels, mutation_rate,
+                                      np.random.default_rng([seed, MUTATION_STREAM, step]), global_batch_size, rows)
   return batch
+
+
+def check_mutation(rate: float, levels: int | None) -> None:
+  """Mutation draws uniform levels: discrete data only."""
+  if rate and levels is None:
+    raise UserError(f"data.mutation_rate={rate} replaces entries by random levels, which needs discrete data; this "
+                    "target is continuous")
+
+
+def mutated(values: np.ndarray, levels: int | None, rate: float, rng: np.random.Generator, global_batch_size: int,
+            rows: slice) -> np.ndarray:
+  """`values` (this process's `rows` of the global batch) with each entry replaced, with
+  probability `rate`, by a uniform level; the draws are the whole global batch's."""
+  check_mutation(rate, levels)
+  shape = (global_batch_size,) + values.shape[1:]
+  replace = rng.random(shape, dtype=np.float32)[rows] < rate
+  return np.where(replace, rng.integers(0, levels, shape, dtype=values.dtype)[rows], values)
 
 
 def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,

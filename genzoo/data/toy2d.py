@@ -100,7 +100,7 @@ class ToyVectors:
     image_only = {key: value for key, value in dataclasses.asdict(options).items()
                   if key in _IMAGE_OPTIONS and value != _IMAGE_OPTIONS[key]}
     if image_only:
-      raise UserError(f"{name} is a dataset of 2-D vectors; the image options "
+      raise UserError(f"{name} is a dataset of unlabelled 2-D vectors; the image options "
                       f"{', '.join(f'data.{key}={value!r}' for key, value in image_only.items())} do not apply")
     return vector_spec(2)
 
@@ -113,5 +113,5 @@ class ToyVectors:
 
 _DATASET_SEED = 20_190_101
 _IMAGE_OPTIONS = {field.name: field.default for field in dataclasses.fields(LoadOptions)
-                  if field.name in ("n_bits", "binarize", "image_size", "pad")}
+                  if field.name in ("n_bits", "binarize", "image_size", "pad", "classes")}
 VECTOR_DATASETS = {name: ToyVectors(name) for name in TOY_DENSITIES}

@@ -8,8 +8,10 @@ Class-conditional (`num_classes` > 0), as in the paper's y-conditioning (sec. 5 
 option of its code): the prior of the top latents and of every split-off half (the learned split
 priors, `learn_split_prior`) takes a
 zero-initialised linear map of the one-hot label, per channel, as part of its mean and log-scale.
-The steps of flow are not conditioned, so for every label the model is a bijection with an exact
-log p(x | y). The top latents also feed a linear classifier of the label (their mean over
+The steps of flow are not conditioned unless `condition_couplings`, which also hands the one-hot
+label, broadcast over positions, to every coupling's conditioner as extra input channels (as
+conditional flows since the paper do: the label then shapes every step, not only the priors).
+Either way, for every label the model is a bijection with an exact log p(x | y). The top latents also feed a linear classifier of the label (their mean over
 positions), whose logits are sown as the intermediate "class_logits" for the paper's optional
 class-prediction loss.
 """
@@ -41,13 +43,14 @@ class GlowStep(nn.Module):
 
   @nn.compact
   def __call__(self, carry, context):
-    del context  # unconditioned
+    """`context`: the class code [N, K] its couplings' conditioners take, or None."""
     h, log_det = carry
     depth = h.shape[-1]
     # ActNorm initialises from the step's input; a Chain applies its last bijector first.
     norm, conv = flow_steps.actnorm(self, h), flow_steps.lu_conv(self, depth)
+    conditioner = GlowConditioner(self.hidden, depth - depth // 2)
     coupling = bijectors.Coupling(
-        bijectors.SplitPartition(), GlowConditioner(self.hidden, depth - depth // 2),
+        bijectors.SplitPartition(), conditioner if context is None else functools.partial(conditioner, condition=context),
         bijectors.affine_transformer("sigmoid", shift_first=self.shift_first))
     step = distrax.Chain([coupling, conv, norm])
     h, step_log_det = step.inverse_and_log_det(h) if self.reverse else step.forward_and_log_det(h)
@@ -72,12 +75,15 @@ class Glow(nn.Module):
   coupling_shift_first: bool = False
   remat: bool = True
   num_classes: int = 0
+  condition_couplings: bool = False
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
                                   "model.hidden": checks.at_least(1), "model.num_classes": checks.at_least(0)}
+  # Fields added after runs were stored, with the value those runs used (`tasks.backfilled_keys`).
+  BACKFILLED_FIELDS: ClassVar[dict] = {"condition_couplings": False}
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False, *, train: bool = False,
@@ -85,6 +91,7 @@ class Glow(nn.Module):
     """(latents, log_det) of images [N, H, W, C], or (images, log_det) of latents [N, D] with
     `inverse`; a class-conditional Glow takes the labels [N] too."""
     del train  # no dropout or batch statistics: training and evaluation compute the same map
+    self._check_fields()
     class_code = self._class_code(labels)
     inner_shapes, piece_shapes = bijectors.level_shapes(
         self.event_shape, [bijectors.Level(split=i < self.num_levels - 1) for i in range(self.num_levels)])
@@ -104,6 +111,11 @@ class Glow(nn.Module):
       raise UserError(f"this Glow is conditioned on {self.num_classes} classes and needs labels")
     return jax.nn.one_hot(labels, self.num_classes)
 
+  def _check_fields(self) -> None:
+    if self.condition_couplings and not self.num_classes:
+      raise UserError("model.condition_couplings hands the label to the couplings, which needs a class-conditional "
+                      "Glow (model.num_classes > 0)")
+
   def _levels(self, inverse: bool, inner_shapes, top_prior: distrax.Bijector | None,
               class_code: jax.Array | None) -> list[bijectors.Level]:
     levels = [bijectors.Level(CENTRE, squeeze=False, split=False)]
@@ -116,7 +128,7 @@ class Glow(nn.Module):
         prior = functools.partial(
             SplitPrior(depth - depth // 2, self.split_prior_per_position, name=f"split_prior{index}"),
             class_code=class_code)
-      bijector = flow_steps.one_way_bijector(steps, inverse)
+      bijector = flow_steps.one_way_bijector(steps, inverse, class_code if self.condition_couplings else None)
       if top_prior is not None and is_last:
         bijector = distrax.Chain([top_prior, bijector])
       levels.append(bijectors.Level(bijector=bijector, squeeze=True, split=not is_last, prior=prior))

@@ -35,14 +35,18 @@ def split_parameters(out: jax.Array, num_params: int) -> tuple[jax.Array, ...]:
 class GlowConditioner(nn.Module):
   """Glow's NN(): conv 3x3 -> ReLU -> 1x1 (Dense) -> ReLU -> zero conv 3x3, returning
   `num_params` transformer parameters (shift and raw log-scale by default) with `out_channels`
-  channels each."""
+  channels each. A `condition` [N, K] (a class code) joins the input as K more channels, the same
+  at every position."""
 
   hidden: int
   out_channels: int
   num_params: int = 2
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> tuple[jax.Array, ...]:
+  def __call__(self, x: jax.Array, condition: jax.Array | None = None) -> tuple[jax.Array, ...]:
+    if condition is not None:
+      condition = jnp.broadcast_to(condition[..., None, None, :], x.shape[:-1] + condition.shape[-1:])
+      x = jnp.concatenate([x, condition.astype(x.dtype)], axis=-1)
     x, batch = fold_batch(x, 3)
     h = nn.relu(Conv3x3(self.hidden)(x))
     h = nn.relu(nn.Dense(self.hidden)(h))

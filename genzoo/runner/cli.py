@@ -10,6 +10,11 @@
   genzoo style-mix --workdir DIR [--step N] [--band coarse|middle|fine] [--sources 6] [--truncation 0.7]
                    [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
+  genzoo score --workdir DIR --data SET [--step N] [--iwae-k K] [--output FILE.npz]
+  genzoo ood --workdir DIR --in SET --out SET [--out SET ...] [--background DIR] [--score NAME]
+             [--batch-sizes 1,2,5,10,25] [--iwae-k K] [--output-dir DIR]
+      SET: test | train | DATASET:SPLIT | constant[:N] | noise[:N] | FILE.npy | FILE.npz,
+           then optionally +invert, +hflip, +vflip, +blur (see genzoo/data/outsets.py)
 
 A mistake in what was asked (a flag, a config value, a dataset, a workdir, a checkpoint, a file)
 is reported as one line on stderr with exit status 2; --debug shows its traceback too.
@@ -30,7 +35,9 @@ from ml_collections import config_flags
 from genzoo import checks
 from genzoo.errors import UserError
 
-COMMANDS = ("train", "eval", "sample", "style-mix", "interpolate", "train-features")
+COMMANDS = ("train", "eval", "sample", "style-mix", "interpolate", "score", "ood", "train-features")
+# Commands that read a run and take --config.eval.KEY=VALUE overrides of its evaluation settings.
+EVAL_OVERRIDE_COMMANDS = ("eval", "score", "ood")
 USER_ERROR_STATUS = 2
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -69,6 +76,14 @@ _EXTRACTOR = flags.DEFINE_string(
 _INCEPTION_WEIGHTS = flags.DEFINE_string(
     "inception-weights", None, "eval: .npz of the FID Inception-v3 weights, for --extractor inception.")
 _DATASET = flags.DEFINE_string("dataset", None, "train-features: dataset to train the feature classifier on.")
+_DATA = flags.DEFINE_string("data", None, "score: the SET of images to score (see `genzoo --help`).")
+_IN = flags.DEFINE_string("in", None, "ood: the in-distribution SET, e.g. test.")
+_OUT = flags.DEFINE_multi_string("out", [], "ood: an out-of-distribution SET; repeat for several.")
+_BACKGROUND = flags.DEFINE_string(
+    "background", None, "ood: workdir of a background run on the same data, for the likelihood ratio.")
+_SCORE = flags.DEFINE_string("score", None, "ood: which per-example score to detect with (default: the tightest).")
+_BATCH_SIZES = flags.DEFINE_string("batch-sizes", "1,2,5,10,25", "ood: batch sizes of the typicality test.")
+_OUTPUT_DIR = flags.DEFINE_string("output-dir", None, "ood: folder of the results and histograms (default: the workdir).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator-address", None, "--multihost: host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num-processes", None, "--multihost: number of processes.")
@@ -87,9 +102,9 @@ def _command(argv: list[str]) -> tuple[str, dict]:
     if not arg.startswith("--"):
       continue
     key, has_value, value = arg[2:].partition("=")
-    if command != "eval" or not key.startswith("config.eval.") or not has_value:
-      raise UserError(f"Unknown command line flag {arg.split('=')[0][2:]!r}"
-                      + ("; genzoo eval takes --config.eval.KEY=VALUE overrides" if command == "eval" else ""))
+    if command not in EVAL_OVERRIDE_COMMANDS or not key.startswith("config.eval.") or not has_value:
+      raise UserError(f"Unknown command line flag {arg.split('=')[0][2:]!r}" + (
+          f"; genzoo {command} takes --config.eval.KEY=VALUE overrides" if command in EVAL_OVERRIDE_COMMANDS else ""))
     overrides[key.removeprefix("config.")] = _literal(value)
   return command, overrides
 
@@ -144,12 +159,29 @@ def main(argv: list[str]) -> None:
     path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value, _TRUNCATION.value,
                          _CLASS.value)
     runner.chief_print(f"wrote {path}")
+  elif command == "score":
+    if not _DATA.value:
+      raise UserError("score needs --data SET, e.g. --data test or --data noise")
+    path = runner.score(workdir, _DATA.value, _OUTPUT.value, _STEP.value, _eval_overrides(overrides))
+    runner.chief_print(f"wrote {path}")
+  elif command == "ood":
+    if not _IN.value:
+      raise UserError("ood needs --in SET (the in-distribution set, e.g. --in test) and one --out SET or more")
+    runner.ood(workdir, _IN.value, _OUT.value, _OUTPUT_DIR.value, _STEP.value, _BACKGROUND.value,
+               _batch_sizes(_BATCH_SIZES.value), _SCORE.value, _eval_overrides(overrides))
   elif command == "style-mix":
     path = runner.style_mix(workdir, _OUTPUT.value, _BAND.value, _SOURCES.value, _STEP.value, _TRUNCATION.value)
     runner.chief_print(f"wrote {path}")
   else:
     path = runner.interpolate(workdir, _OUTPUT.value, _NUM_PAIRS.value, _NUM_STEPS.value, _STEP.value)
     runner.chief_print(f"wrote {path}")
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+  try:
+    return tuple(int(part) for part in text.split(","))
+  except ValueError:
+    raise UserError(f"--batch-sizes takes comma-separated whole numbers, got {text!r}") from None
 
 
 def _train_features() -> None:

@@ -68,27 +68,30 @@ class Evaluator:
 
   def sample_metrics(self, state) -> dict:
     """The scores `eval.sample_metrics` lists (nothing if empty) of `eval.metric_samples`
-    samples, on images without their `data.pad` border: FID/KID/mode coverage against the test
-    split and, for a class-conditional model, class consistency and intra-class FID (see
-    `metrics.evaluate_samples`). Configs stored before these keys read as empty."""
+    samples drawn at `eval.sample_temperature`, on images without their `data.pad` border:
+    FID/KID/mode coverage against the test split and, for a class-conditional model, class
+    consistency and intra-class FID (see `metrics.evaluate_samples`). Configs stored before these
+    keys read as empty."""
     names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
     if not names:
       return {}
     rng = stream(self.config, METRICS_STREAM)
+    temperature = self.config.eval.get("sample_temperature", 1.0)
     num_classes = conditional_classes(self.session.task)
 
     def generate(index: int, size: int, labels: np.ndarray | None) -> np.ndarray:
       batch_rng = jax.random.fold_in(rng, index)
       if labels is not None:  # each class its own draws
         batch_rng = jax.random.fold_in(batch_rng, 1 + int(labels[0]))
-      return self.unpadded(self.session.sample(state, size, 1.0, batch_rng, labels).values)
+      return self.unpadded(self.session.sample(state, size, temperature, batch_rng, labels).values)
 
-    return metrics.evaluate_samples(
+    scores = metrics.evaluate_samples(
         generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),
         batch_size=self.config.data.eval_batch_size,
         feature_extractor=self.feature_extractor if {"fid", "kid", "intra_fid"} & set(names) else None,
         classifier=self.classifier if {"modes", "class_consistency"} & set(names) else None,
         num_classes=num_classes, class_reference=self.class_reference if "intra_fid" in names else None)
+    return {**scores, "sample_temperature": temperature}
 
   @functools.cached_property
   def feature_extractor(self):

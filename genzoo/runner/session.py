@@ -47,7 +47,7 @@ def load_options(config: ml_collections.ConfigDict) -> dict:
   """`config.data`'s options for `datasets.load` and `datasets.describe`."""
   d = config.data
   return dict(data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize, image_size=d.image_size,
-              pad=d.pad, seed=config.seed)
+              pad=d.pad, seed=config.seed, classes=tuple(d.get("classes", ())))
 
 
 def describe_data(config: ml_collections.ConfigDict) -> datasets.DataSpec:
@@ -63,7 +63,7 @@ def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.Sp
   """This process's rows of the global training batch of `step`."""
   return datasets.train_batch(
       train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
-      process_index=jax.process_index(), process_count=jax.process_count(),
+      mutation_rate=config.data.get("mutation_rate", 0.0), process_index=jax.process_index(), process_count=jax.process_count(),
   )
 
 
@@ -84,6 +84,7 @@ class Session:
     parallel = parallel or DataParallel.over()
     parallel.check_batch_size(config.data.batch_size, "data.batch_size")
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
+    datasets.check_mutation(config.data.get("mutation_rate", 0.0), spec.x.levels)
     task = tasks.make_task(config, spec)
     metrics.check_class_metrics(metrics.parse_metric_names(config.eval.get("sample_metrics", "")),
                                 conditional_classes(task))
@@ -126,6 +127,15 @@ class Session:
     if checked is None:
       checked = lambda state, rng, num, temperature, labels: (self.task.sample(state, rng, num, temperature, labels), 0)
     return jax.jit(checked, static_argnums=2, out_shardings=self.parallel.replicated)
+
+  @functools.cached_property
+  def jit_example_scores(self):
+    """The task's `example_scores` on a batch laid out over the mesh, jitted once per session;
+    None if the task has none."""
+    example_scores = getattr(self.task, "example_scores", None)
+    p = self.parallel
+    return None if example_scores is None else jax.jit(
+        example_scores, in_shardings=(p.replicated, p.batch, p.replicated), out_shardings=p.replicated)
 
   @functools.cached_property
   def jit_log_density(self):

@@ -28,7 +28,8 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: 
   stored_path = os.path.join(workdir, run_config.CONFIG_FILE)
   if os.path.exists(stored_path):
     family = tasks.task_class(config)
-    stored = run_config.backfill(run_config.read_json(stored_path, "the run's experiment config"), family.BACKFILLED_KEYS)
+    stored = run_config.read_json(stored_path, "the run's experiment config")
+    stored = run_config.backfill(stored, tasks.backfilled_keys(stored))
     differences = run_config.trajectory_differences(stored, run_config.to_plain_dict(config), family.RESUMABLE_KEYS)
     if differences and not overwrite:
       raise WorkdirConflictError(

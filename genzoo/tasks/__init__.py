@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from genzoo import config
 from genzoo.errors import UserError
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Task
@@ -20,10 +21,17 @@ def task_class(config: ml_collections.ConfigDict) -> type:
 
 
 def backfilled_keys(stored: dict) -> dict:
-  """The family's keys that a stored config may predate, with the values such runs used ({} for
-  an unknown family, which `check_config` then reports)."""
+  """The keys that a stored config may predate, with the values such runs used: the runner's
+  (`genzoo.config.BACKFILLED_KEYS`), the family's (`BACKFILLED_KEYS`) and its model's (the
+  `BACKFILLED_FIELDS` of the class that the family's `stored_model_class(stored)` names, if it
+  has one); {} for an unknown family, which `check_config` then reports."""
   family = TASKS.get(stored.get("task"))
-  return family.BACKFILLED_KEYS if family else {}
+  if family is None:
+    return {}
+  model_class = family.stored_model_class(stored) if hasattr(family, "stored_model_class") else None
+  model_fields = getattr(model_class, "BACKFILLED_FIELDS", {})
+  return {**config.BACKFILLED_KEYS, **family.BACKFILLED_KEYS,
+          **{f"model.{name}": value for name, value in model_fields.items()}}
 
 
 def truncation_key(config: ml_collections.ConfigDict) -> str | None:

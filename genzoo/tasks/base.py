@@ -18,14 +18,18 @@ task has 0 or no such attribute and is never given labels),
 which the renderer of low-dimensional data draws) and `sample_checked(state, rng, num,
 temperature, labels) -> (samples, failures)`, the samples with the number of entries the model
 could not compute (a flow's numerical inverse short of its tolerance), which the runner then
-reports. Batches hold the keys of `spec.features` (and "mask" in evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
+reports, and `example_scores(state, batch, rng) -> {name: [N]}`, per-example anomaly scores
+(higher: less typical of the training data; a likelihood family's are its evaluation estimates per
+example, in its reported unit, for the same key), which never read labels. Batches hold the keys of `spec.features` (and "mask" in evaluation); the model's variable is `batch[spec.target]`. A task refuses a spec whose target kind
 it cannot model with a `UserError` (`DataSpec.require`) when it is built.
 The static `check_config(config)` refuses bad values of the family's own config keys with a
 `genzoo.errors.UserError`; the runner calls it before loading any data. `PROGRESS_METRICS` names
 the train metrics shown on the progress line, `RESUMABLE_KEYS` the family's config keys (or
 prefixes) that may change when a run is resumed without changing its trajectory, and
 `BACKFILLED_KEYS` the keys added to its configs after runs were stored, each with the value such
-a run was trained with (filled in when a stored config lacks it).
+a run was trained with (filled in when a stored config lacks it); a family whose models add
+fields of their own names the model of a stored config with the optional static
+`stored_model_class(stored) -> class | None`, whose `BACKFILLED_FIELDS` are filled in the same way.
 A train_step whose loss or gradients are not finite must return the incoming parameters and
 optimiser state unchanged (see `tasks.common.commit_if_finite`) and report `nonfinite = 1`.
 """

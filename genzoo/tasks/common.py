@@ -1,5 +1,7 @@
 """Pieces shared by the model families' tasks: optimisers, parameter averages, the non-finite
-update guard, and building modules from config sections."""
+update guard, building modules from config sections, and class conditioning."""
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -124,3 +126,15 @@ def sampling_labels(rng: jax.Array, num: int, num_classes: int, labels: jax.Arra
   if labels is not None:
     return jnp.asarray(labels, jnp.int32).reshape((num,))
   return jax.random.randint(rng, (num,), 0, num_classes)
+
+
+def marginal_over_classes(log_likelihoods, num_classes: int, num: int) -> dict[str, jax.Array]:
+  """Per-example log-likelihood estimates [num] of an unlabelled batch. `log_likelihoods(labels)`
+  returns a dict of estimates of log p(x | labels) (labels None for an unconditional model, 0
+  `num_classes`); a class-conditional model's are marginalised over its classes under a uniform
+  prior, log p(x) = log (1/K) sum_y p(x | y), one class at a time (memory as for one label). A
+  lower bound for every y stays a lower bound of log p(x)."""
+  if not num_classes:
+    return log_likelihoods(None)
+  per_class = jax.lax.map(lambda label: log_likelihoods(jnp.full((num,), label, jnp.int32)), jnp.arange(num_classes))
+  return jax.tree.map(lambda values: jax.nn.logsumexp(values, axis=0) - math.log(num_classes), per_class)

@@ -86,6 +86,7 @@ class UniformDequantizer:
   feature: Feature
 
   LEARNED: ClassVar[bool] = False
+  LOSS_NAME: ClassVar[str] = "bpd"  # what `loss` reports
 
   def init(self, rng: jax.Array, x: jax.Array) -> None:
     del rng, x
@@ -114,7 +115,7 @@ class UniformDequantizer:
     return -log_likelihood / (self.feature.size * math.log(2.0))
 
   def report(self, mean_log_likelihood: float) -> dict[str, float]:
-    return {"bpd": float(self.loss(mean_log_likelihood)), "log_likelihood": mean_log_likelihood}
+    return {self.LOSS_NAME: float(self.loss(mean_log_likelihood)), "log_likelihood": mean_log_likelihood}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Continuous:
   feature: Feature
 
   LEARNED: ClassVar[bool] = False
+  LOSS_NAME: ClassVar[str] = "nll_per_dim"
 
   def init(self, rng: jax.Array, x: jax.Array) -> None:
     del rng, x
@@ -165,7 +167,7 @@ class Continuous:
     return -log_likelihood / self.feature.size
 
   def report(self, mean_log_likelihood: float) -> dict[str, float]:
-    return {"log_likelihood": mean_log_likelihood, "nll_per_dim": float(self.loss(mean_log_likelihood))}
+    return {"log_likelihood": mean_log_likelihood, self.LOSS_NAME: float(self.loss(mean_log_likelihood))}
 
 
 Dequantizer = UniformDequantizer | VariationalDequantizer | Continuous
@@ -224,6 +226,11 @@ class FlowTask:
                       f"{self.data.target!r} is continuous; use dequantizer.name='uniform' (continuous data "
                       "are modelled as they are)")
     common.check_class_conditioning(self.num_classes, self.data)
+
+  @staticmethod
+  def stored_model_class(stored: dict) -> type | None:
+    """The flow model a stored config (plain data) names, None if it names none we know."""
+    return FLOW_MODELS.get(stored.get("model", {}).get("name"))
 
   @staticmethod
   def check_config(config: ml_collections.ConfigDict) -> None:
@@ -382,12 +389,30 @@ class FlowTask:
       new_state["ema_params"] = optax.incremental_update(new_state["params"], state["ema_params"], 1.0 - decay)
     return new_state, {"loss": loss, "grad_norm": grad_norm, "nonfinite": nonfinite, **extra_metrics}
 
-  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    params, x, labels, mask = self.evaluated_params(state), batch[self.data.target], self.labels(batch), batch["mask"]
+  def example_log_likelihoods(self, params, x: jax.Array, rng: jax.Array,
+                              labels: jax.Array | None) -> dict[str, jax.Array]:
+    """The estimates evaluation reports, per example in nats: "log_likelihood" from one
+    dequantisation draw and, with `eval.iwae_k` > 1, the importance-weighted "iw_log_likelihood"."""
     estimates = {"log_likelihood": self.log_likelihood_bound(params, x, rng, labels=labels)}
     if self.config.eval.iwae_k > 1:
       estimates["iw_log_likelihood"] = self.importance_weighted(
           params, x, jax.random.fold_in(rng, _IMPORTANCE_STREAM), self.config.eval.iwae_k, labels)
+    return estimates
+
+  def example_scores(self, state: State, batch: Batch, rng: jax.Array) -> dict[str, jax.Array]:
+    """Per-example anomaly scores [N] (higher: less likely under the model): evaluation's
+    estimates (`example_log_likelihoods`, same draws for the same key) as bits/dim ("bpd",
+    "iw_bpd"; "nll_per_dim" for continuous data). Labels are not used: a class-conditional flow
+    scores log p(x) marginalised over its classes."""
+    params, x = self.evaluated_params(state), batch[self.data.target]
+    estimates = common.marginal_over_classes(
+        lambda labels: self.example_log_likelihoods(params, x, rng, labels), self.num_classes, x.shape[0])
+    return {name.replace("log_likelihood", self.dequantizer.LOSS_NAME): self.dequantizer.loss(value)
+            for name, value in estimates.items()}
+
+  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
+    params, x, labels, mask = self.evaluated_params(state), batch[self.data.target], self.labels(batch), batch["mask"]
+    estimates = self.example_log_likelihoods(params, x, rng, labels)
     sums = {"count": jnp.sum(mask)}
     for name, values in estimates.items():
       finite = jnp.isfinite(values)

@@ -412,6 +412,21 @@ class GANTask:
     return {"count": jnp.sum(mask), "d_real": jnp.sum(real * mask), "d_fake": jnp.sum(fake * mask),
             "d_loss": jnp.sum(d_loss * mask)}
 
+  def example_scores(self, state: State, batch: Batch, rng: jax.Array) -> dict[str, jax.Array]:
+    """Per-example anomaly scores [N]: the discriminator's logit, negated ("negative_d_logit",
+    higher: less real to it). A heuristic, not a likelihood: D is trained to tell the data from
+    the current generator's samples, not from everything else. Labels are not used: a
+    class-conditional discriminator is scored with the class it finds most real."""
+    del rng  # the discriminator is deterministic in evaluation
+    images = self.to_signed(batch[self.data.target])
+    if not self.num_classes:
+      logits = self.discriminate(state, images, None)
+    else:
+      logits = jnp.max(jax.lax.map(
+          lambda label: self.discriminate(state, images, jnp.full(images.shape[:1], label, jnp.int32)),
+          jnp.arange(self.num_classes)), axis=0)
+    return {"negative_d_logit": -logits}
+
   def summarize(self, sums: dict) -> dict[str, float]:
     count = sums["count"]
     return {**{name: float(sums[name] / count) for name in ("d_real", "d_fake", "d_loss")},

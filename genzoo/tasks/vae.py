@@ -104,11 +104,28 @@ class VAETask:
     }
     return new_state, metrics
 
-  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
-    params, x, labels, mask = state["params"], batch[self.data.target], self.labels(batch), batch["mask"]
+  def evaluation_terms(self, params, x: jax.Array, labels: jax.Array | None, rng: jax.Array):
+    """(log p(x | z), KL, posterior mean, IWAE_k with k = `eval.iwae_k`) per example, the draws
+    of `rng` split between the ELBO and the IWAE bound."""
     elbo_rng, iwae_rng = jax.random.split(rng)
     log_px, kl, posterior_mean = self.elbo_terms(params, x, labels, elbo_rng)
-    iwae = self.iwae_bound(params, x, labels, iwae_rng, self.config.eval.iwae_k)
+    return log_px, kl, posterior_mean, self.iwae_bound(params, x, labels, iwae_rng, self.config.eval.iwae_k)
+
+  def example_scores(self, state: State, batch: Batch, rng: jax.Array) -> dict[str, jax.Array]:
+    """Per-example anomaly scores [N] (higher: less likely under the model): evaluation's bounds
+    (same draws for the same key) as bits/dim, "elbo_bpd" and "iwae_bpd". Labels are not used: a
+    class-conditional VAE's bounds are marginalised over its classes (still lower bounds of log p(x))."""
+    params, x = state["params"], batch[self.data.target]
+
+    def bounds(labels):
+      log_px, kl, _, iwae = self.evaluation_terms(params, x, labels, rng)
+      return {"elbo_bpd": log_px - kl, "iwae_bpd": iwae}
+
+    return jax.tree.map(self.bits_per_dim, common.marginal_over_classes(bounds, self.num_classes, x.shape[0]))
+
+  def eval_step(self, state: State, batch: Batch, rng: jax.Array) -> dict:
+    params, x, labels, mask = state["params"], batch[self.data.target], self.labels(batch), batch["mask"]
+    log_px, kl, posterior_mean, iwae = self.evaluation_terms(params, x, labels, rng)
 
     def masked_sum(values):
       return jnp.sum(values * mask.reshape(mask.shape + (1,) * (values.ndim - 1)), axis=0)

@@ -9,8 +9,11 @@ failing with an `AssertionError` that names the property and the task:
      structure, shapes and dtypes, counts the step and reports scalar metrics with "nonfinite";
      `eval_step` gives sums over the batch, which `summarize` turns into plain numbers; `sample` gives
      `[num, *spec.x.shape]` of the target's dtype within its levels (also given labels, for a
-     class-conditional task); `interpolate` (where an unconditional task has it) and `log_density` (where it has it and the data are continuous) give their
-     documented shapes, the log-densities finite.
+     class-conditional task); `interpolate` (where an unconditional task has it) and `log_density`
+     (where it has it and the data are continuous) give their documented shapes, the
+     log-densities finite; `example_scores` (where it has it) gives finite scores [batch] that do
+     not depend on the labels and, for an unconditional task, average to the summary's value of
+     the same name on the same batch and key.
   2. compile once: each of `train_step` and `eval_step`, jitted, traces once for new batches,
      keys and states.
   3. resume equals uninterrupted: the state after one step, serialised and read back (what a
@@ -95,6 +98,8 @@ def check_task(task, *, batch_size: int = 8, num_steps: int = 2, seed: int = 0, 
     chex.clear_trace_counter()
   _check_train_outputs(name, state, states, metrics)
   _check_eval(name, task, sums[-1])
+  _check_example_scores(name, task, states[-1], dict(batch(101), mask=np.ones(batch_size, np.float32)), key,
+                        task.summarize(jax.device_get(sums[-1])))
   _check_sample(name, task, states[-1], spec, key, batch)
   _check_resume(name, train_step, states, batch, key)
   _check_sharded(name, task, state, states[-1], metrics[-1], batch, key, num_steps, devices, sharded_tolerance)
@@ -146,6 +151,31 @@ def _check_eval(name, task, sums) -> None:
            if not isinstance(value, (int, float, str))}
   if wrong:
     _fail("contract", name, f"summarize must return plain numbers, got {wrong}")
+
+
+def _check_example_scores(name, task, state, evaluated_batch, key, summary) -> None:
+  """`evaluated_batch` and `key` are those of the last `eval_step` of the run, `summary` its summary."""
+  if not hasattr(task, "example_scores"):
+    return
+  example_scores = jax.jit(task.example_scores)
+  scores = jax.device_get(example_scores(state, evaluated_batch, key))
+  size = len(evaluated_batch["mask"])
+  for score, values in scores.items():
+    if np.shape(values) != (size,) or not np.all(np.isfinite(values)):
+      _fail("contract", name, f"example_scores gave {score} of shape {np.shape(values)} for a batch of {size}, "
+            f"finite: {bool(np.all(np.isfinite(values)))}")
+  if "label" in evaluated_batch:
+    relabelled = dict(evaluated_batch, label=(evaluated_batch["label"] + 1) % task.data.num_classes)
+    moved = [score for score, values in jax.device_get(example_scores(state, relabelled, key)).items()
+             if not np.array_equal(values, scores[score])]
+    if moved:
+      _fail("contract", name, f"example_scores {moved} changed with the labels; scores must not read them")
+  if getattr(task, "num_classes", 0):
+    return  # evaluation conditions on the labels, the scores marginalise over them
+  for score in set(scores) & set(summary):
+    if not np.isclose(np.mean(scores[score]), summary[score], rtol=1e-5, atol=1e-5):
+      _fail("contract", name, f"the mean of example_scores' {score} is {np.mean(scores[score])}, but evaluation "
+            f"of the same batch reports {summary[score]}")
 
 
 def _check_sample(name, task, state, spec, key, batch) -> None:

@@ -97,6 +97,20 @@ def test_dynamic_binarisation_draws_anew_each_step():
   np.testing.assert_allclose(means, np.arange(64) / 255, atol=0.1)
 
 
+def test_mutation_replaces_entries_at_its_rate_the_same_for_any_process_layout():
+  fake = _data(num=100)
+  clean = data.train_batch(fake, 3, 20, seed=5)
+  mutated = data.train_batch(fake, 3, 20, seed=5, mutation_rate=0.3)
+  np.testing.assert_array_equal(mutated["label"], clean["label"])
+  changed = mutated["image"] != clean["image"]
+  assert 0.2 < changed.mean() < 0.35  # 0.3, less the draws that hit the value already there
+  np.testing.assert_array_equal(mutated["image"], data.train_batch(fake, 3, 20, seed=5, mutation_rate=0.3)["image"])
+  parts = [data.train_batch(fake, 3, 20, seed=5, mutation_rate=0.3, process_index=p, process_count=2) for p in (0, 1)]
+  np.testing.assert_array_equal(np.concatenate([part["image"] for part in parts]), mutated["image"])
+  assert (data.train_batch(fake, 4, 20, seed=5, mutation_rate=0.3)["image"] != data.train_batch(
+      fake, 4, 20, seed=5)["image"]).any()
+
+
 @pytest.mark.parametrize("process_count", [1, 2, 4])
 def test_eval_batches_cover_every_example_exactly_once(process_count):
   fake = _data()

@@ -3,9 +3,10 @@
 Each case asserts exit status 2, one line on stderr naming what was wrong (no traceback), and that
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
-config), `{smoke_file}`, `{glow}`, `{flowpp}`, `{toy2d}`, `{sngan}`, `{stylegan2}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke
-run), `{fresh}` (a workdir that does not exist) and `{tmp}` (a folder with broken files) are
-filled in. Damaged checkpoints and crashes are in test_recovery.py.
+config), `{smoke_file}`, the smoke configs `{glow}`, `{flowpp}`, `{realnvp}`, `{toy2d}`, `{sngan}`
+and `{stylegan2}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke run), `{fresh}` (a
+workdir that does not exist) and `{tmp}` (a folder with broken files and a float32 array
+wrong.npy) are filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
 
 import dataclasses
@@ -111,10 +112,26 @@ TRAIN_CASES = [
          r"style space"),
     Case("classes the data does not have", train("--config.model.num_classes=7", config="{stylegan2}"),
          r"model.num_classes=7 asks for a model conditioned on 7 classes, but the data has 10 classes"),
+    Case("classes in a flow that cannot take them", train("--config.model.num_classes=10", config="{realnvp}"),
+         r"model.num_classes=10 asks for a class-conditional flow, but the 'realnvp' model is unconditional; "
+         r"class-conditional flows: \['glow'\]"),
+    Case("class-prediction loss of an unconditional flow", train("--config.loss.class_weight=0.01", config="{glow}"),
+         r"loss.class_weight=0.01 weights a class-prediction loss, which needs a class-conditional model"),
+    Case("label in the couplings of an unconditional Glow", train("--config.model.condition_couplings=True",
+                                                                  config="{glow}"),
+         r"model.condition_couplings hands the label to the couplings, which needs a class-conditional Glow"),
+    Case("negative sample temperature", train("--config.eval.sample_temperature=-0.5"),
+         r"eval.sample_temperature=-0.5 is not accepted: it must be a finite number >= 0"),
     Case("StyleGAN2 on images of another side", train("--config.data.pad=1", config="{stylegan2}"),
          r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), got 10x10"),
     Case("image options on vector data", train("--config.data.n_bits=5", config="{toy2d}"),
-         r"two_moons is a dataset of 2-D vectors; the image options data.n_bits=5 do not apply"),
+         r"two_moons is a dataset of unlabelled 2-D vectors; the image options data.n_bits=5 do not apply"),
+    Case("classes the data does not have, for a one-class run", train("--config.data.classes=(3,12)"),
+         r"data.classes=\[3, 12\]: digits has classes 0 to 9, not \[12\]"),
+    Case("mutation of continuous data", train("--config.data.mutation_rate=0.1", config="{toy2d}"),
+         r"data.mutation_rate=0.1 replaces entries by random levels, which needs discrete data"),
+    Case("mutation rate of 1", train("--config.data.mutation_rate=1.0"),
+         r"data.mutation_rate=1.0 is not accepted: it must be a number >= 0 and < 1"),
     Case("workdir inside a file", ("train", "--config={smoke}", "--config.data.data_dir={data}", "--workdir={tmp}/afile/run"),
          r"cannot write into .*afile/run: Not a directory"),
     Case("unknown command", ("fit", "--workdir={fresh}"), r"expected one command out of \['train', 'eval'"),
@@ -167,6 +184,30 @@ RUN_CASES = [
          r"intra_fid score samples generated for requested classes, but this model is unconditional"),
     Case("classes that are not the data's, in a flow", train("--config.model.num_classes=7", config="{glow}"),
          r"model.num_classes=7 asks for a model conditioned on 7 classes, but the data has 10 classes"),
+    Case("score without a set", ("score", "--workdir={run}"), r"score needs --data SET, e.g. --data test"),
+    Case("score of an unknown set", ("score", "--workdir={run}", "--data=validation"),
+         r"unknown set 'validation'; a set is test, train, DATASET:SPLIT, constant\[:N\], noise\[:N\]"),
+    Case("score of an unknown transform", ("score", "--workdir={run}", "--data=test+rotate"),
+         r"unknown transforms \['rotate'\]"),
+    Case("score of an array of another shape", ("score", "--workdir={run}", "--data={tmp}/wrong.npy"),
+         r"wrong.npy holds a float32 array of shape \[2, 28, 28\]; expected a uint8 array \[N, 8, 8, 1\]"),
+    Case("score override outside eval", ("score", "--workdir={run}", "--data=test", "--config.model.latent_dim=5"),
+         r"Unknown command line flag 'config.model.latent_dim'; genzoo score takes --config.eval.KEY=VALUE overrides"),
+    Case("ood without an in-set", ("ood", "--workdir={run}", "--out=noise"), r"ood needs --in SET"),
+    Case("ood without an out-set", ("ood", "--workdir={run}", "--in=test"), r"genzoo ood needs at least one --out set"),
+    Case("ood with a score the run does not have", ("ood", "--workdir={run}", "--in=test", "--out=noise:20",
+                                                    "--score=bpd"),
+         r"--score bpd: this run's scores are \['elbo_bpd', 'iwae_bpd'\]"),
+    Case("ood with a zero typicality batch", ("ood", "--workdir={run}", "--in=test", "--out=noise", "--batch-sizes=1,0"),
+         r"--batch-sizes=0 is not accepted: it must be a whole number >= 1"),
+    Case("ood with batch sizes that are not numbers", ("ood", "--workdir={run}", "--in=test", "--out=noise",
+                                                       "--batch-sizes=one"),
+         r"--batch-sizes takes comma-separated whole numbers, got 'one'"),
+    Case("ood into a missing folder", ("ood", "--workdir={run}", "--in=test", "--out=noise", "--output-dir={tmp}/no"),
+         r"cannot write into .*no: the folder does not exist; create it first"),
+    Case("ood against a background that is not a run", ("ood", "--workdir={run}", "--in=test", "--out=noise:20",
+                                                         "--background={tmp}"),
+         r"holds no genzoo run \(config.json is missing\)"),
     Case("style mixing of a model without styles", ("style-mix", "--workdir={run}"),
          r"the 'vae' family has no styles to mix"),
     Case("zero style sources", ("style-mix", "--workdir={run}", "--sources=0"),
@@ -193,9 +234,11 @@ def places(tmp_path_factory, vae_smoke_run):
   (root / "raising.py").write_text("def get_config():\n  raise KeyError('boom')\n")
   (root / "afile").write_text("not an archive\n")
   np.savez(root / "other.npz", weight=np.zeros(3))
+  np.save(root / "wrong.npy", np.zeros((2, 28, 28), np.float32))
   smoke_file = os.path.join(EXPERIMENTS, "vae.py")
   return {"smoke": f"{smoke_file}:smoke", "smoke_file": smoke_file, "glow": os.path.join(EXPERIMENTS, "glow.py") + ":smoke",
           "flowpp": os.path.join(EXPERIMENTS, "flowpp.py") + ":smoke",
+          "realnvp": os.path.join(EXPERIMENTS, "realnvp.py") + ":smoke",
           "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
           "sngan": os.path.join(EXPERIMENTS, "sngan.py") + ":smoke",
           "stylegan2": os.path.join(EXPERIMENTS, "stylegan2.py") + ":smoke",

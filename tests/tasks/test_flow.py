@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from genzoo import bijectors
-from genzoo import runner
+from genzoo import runner, tasks
+from genzoo.runner import config as run_config
 from genzoo.data import image_spec, vector_spec
 from genzoo.errors import UserError
 from genzoo.models.glow import Glow
@@ -262,17 +263,20 @@ def test_rng_streams_and_the_train_flag_reach_the_flow_model(experiment, key, mo
   assert sums[0] == sums[1]  # evaluation: train=False, no noise drawn
 
 
-def conditional_glow(key, num_classes=3):
-  """A tiny class-conditional Glow with its class terms set away from their zero start."""
+def conditional_glow(key, num_classes=3, condition_couplings=True, move=("class_embedding", "ZeroConv_0")):
+  """A tiny class-conditional Glow (the label in its priors and, by default, its couplings) with
+  the parameters under the names `move` (by default the class terms of the priors and the
+  couplings' zero-initialised output convolutions) set away from their zero start."""
   shape = (4, 4, 1)
-  model = Glow(shape, num_levels=2, num_steps=1, hidden=4, learn_top_prior=True, num_classes=num_classes)
+  model = Glow(shape, num_levels=2, num_steps=1, hidden=4, learn_top_prior=True, num_classes=num_classes,
+               condition_couplings=condition_couplings)
   x = jax.random.uniform(key, (2,) + shape)
   params = model.init(key, x, labels=jnp.zeros((2,), jnp.int32))["params"]
 
   def moved(path, value):
     names = {getattr(part, "key", None) for part in path}
     return value + 0.3 * jax.random.normal(jax.random.fold_in(key, value.size), value.shape) if (
-        "class_embedding" in names) else value
+        names & set(move)) else value
 
   return model, jax.tree_util.tree_map_with_path(moved, params), shape
 
@@ -304,6 +308,19 @@ def test_class_conditional_glow_is_an_exact_flow_for_every_label(key):
     np.testing.assert_allclose(x_back, x, atol=1e-5)
     log_dets.append(float(StandardNormal().log_prob(z)[0] + log_det[0]))
   assert abs(log_dets[0] - log_dets[1]) > 1e-3
+
+
+def test_conditioned_couplings_move_the_latents_and_paper_conditioning_only_the_prior(key):
+  """With the priors' class terms still zero, the latents of the same images differ between
+  labels only when the couplings take the label."""
+  x = jax.random.uniform(key, (2, 4, 4, 1))
+  for condition_couplings in (False, True):
+    model, params, _ = conditional_glow(key, condition_couplings=condition_couplings, move=("ZeroConv_0",))
+    z = [model.apply({"params": params}, x, labels=jnp.full((2,), label, jnp.int32))[0] for label in (0, 1)]
+    assert bool(jnp.any(jnp.abs(z[0] - z[1]) > 1e-3)) == condition_couplings
+  with pytest.raises(UserError, match="model.condition_couplings hands the label to the couplings, which needs a "
+                     r"class-conditional Glow \(model.num_classes > 0\)"):
+    Glow((4, 4, 1), num_levels=1, num_steps=1, hidden=4, condition_couplings=True).init(key, x)
 
 
 def test_class_conditional_densities_each_integrate_to_one(key):
@@ -343,3 +360,17 @@ def test_class_conditioning_is_refused_where_it_cannot_apply(experiment):
   with pytest.raises(UserError, match=r"loss.class_weight=0.01 weights a class-prediction loss, which needs a "
                      r"class-conditional model"):
     make_task(config, DIGITS)
+
+
+def test_stored_configs_from_before_new_keys_resume_as_they_ran(experiment):
+  """A Glow run stored before `model.condition_couplings` and `eval.sample_temperature` existed
+  gets the values it ran with, and resumes under today's config without a difference; a RealNVP
+  run does not get Glow's field."""
+  current = run_config.to_plain_dict(experiment("glow", "smoke"))
+  stored = run_config.to_plain_dict(experiment("glow", "smoke"))
+  del stored["model"]["condition_couplings"], stored["eval"]["sample_temperature"]
+  filled = run_config.backfill(stored, tasks.backfilled_keys(stored))
+  assert filled["model"]["condition_couplings"] is False and filled["eval"]["sample_temperature"] == 1.0
+  assert run_config.trajectory_differences(filled, current) == []
+  realnvp = run_config.to_plain_dict(experiment("realnvp", "smoke"))
+  assert "condition_couplings" not in run_config.backfill(realnvp, tasks.backfilled_keys(realnvp))["model"]
