@@ -13,12 +13,16 @@ mnist5k: L=2 levels x K=8 steps, 128 hidden channels, learned per-position top a
   recognisable digits, the rest digit-like strokes.
   Against normflows' Glow with one recipe (no EMA), see `benchmarks/flow_vs_peer.py` and the README.
 
-mnist5k_conditional: the mnist5k Glow conditioned on the digit's class (the paper's
-  y-conditioning: label-dependent top and split priors, with its class-prediction loss on the top
-  latents at weight 0.01 as in the paper's code), scored by class consistency and FID at every
-  evaluation.
+mnist5k_conditional: the mnist5k Glow conditioned on the digit's class: the paper's y-conditioning
+  (label-dependent top and split priors, with its class-prediction loss on the top latents at
+  weight 0.01 as in the paper's code) and the label in every coupling's conditioner
+  (`model.condition_couplings`), scored by class consistency and FID of samples at temperature
+  0.7 at every evaluation.
     genzoo train --config experiments/glow.py:mnist5k_conditional --workdir runs/cglow_mnist5k
     genzoo sample --workdir runs/cglow_mnist5k --class all --num 10 --temperature 0.7
+  Measured (2 CPU cores, 48 minutes, part of it shared with other jobs): test 1.733 bits/dim,
+  class consistency 0.166, 0.298, 0.406, 0.492, 0.598 and 0.698 at steps 1,000 to 6,000 (FID
+  2,747 down to 356); at temperature 1, 0.513 (FID 259).
 
 digits: L=2, K=4, 32 hidden channels on the 8x8 digits (17 levels); trains in about 30 seconds.
   Measured: test 2.488 bits/dim after 1,500 steps (2.501 with the old priors; a uniform model scores

@@ -76,6 +76,7 @@ class TFDSImages:
     after any resizing (MNIST's 28x28 -> 32x32 with 2); `options.classes` keeps the examples of
     those classes only (their labels unchanged).
     """
+    self.describe(name, options)  # refuses bad options before anything is read
     images, labels = self._read_split(name, split, options.data_dir, self._output_size(name, options.image_size))
     if options.classes:
       kept = np.isin(labels, options.classes)

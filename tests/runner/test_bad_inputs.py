@@ -100,7 +100,7 @@ TRAIN_CASES = [
     Case("attention heads that do not divide the filters", train("--config.model.heads=3", config="{flowpp}"),
          r"filters=8 must be divisible by heads=3"),
     Case("another model's settings", train("--config.model.name=flowpp", config="{glow}"),
-         r"model.coupling_shift_first is not a setting of the FlowPlusPlus model"),
+         r"model.condition_couplings is not a setting of the FlowPlusPlus model"),
     Case("unknown augmentation", train("--config.loss.augment=rotate", config="{sngan}"),
          r"loss.augment='rotate' is not accepted: it must be one of 'none', 'diffaugment', 'ada'"),
     Case("unknown ADA pipeline", train("--config.loss.augment=ada", "--config.loss.ada_pipeline=bgcx", config="{sngan}"),
