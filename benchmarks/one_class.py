@@ -19,7 +19,6 @@ import numpy as np
 from genzoo import runner
 from genzoo.metrics import detection
 from genzoo.runner import anomaly
-from genzoo.runner.checkpoints import Checkpoints
 
 from _measure import load_experiment
 
@@ -27,21 +26,12 @@ DIGITS = tuple(range(10))
 
 
 def trained_run(family: str, digit: int, workdir: str) -> str:
+  """The run of `family` on `digit`; the runner resumes an interrupted one and leaves a finished
+  one as it is."""
   config = load_experiment("anomaly", f"{family}_one_class")
   config.data.classes = (digit,)
-  if not finished(workdir, config.train.steps):
-    runner.train_and_evaluate(config, workdir)
+  runner.train_and_evaluate(config, workdir)
   return workdir
-
-
-def finished(workdir: str, steps: int) -> bool:
-  if not os.path.isdir(workdir):
-    return False
-  checkpoints = Checkpoints(workdir)
-  try:
-    return steps in checkpoints.steps()
-  finally:
-    checkpoints.close()
 
 
 def one_class_scores(workdir: str, digit: int) -> dict:
