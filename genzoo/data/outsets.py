@@ -6,7 +6,8 @@ A SET is written `BASE[@CLASSES][+TRANSFORM...]`:
              DATASET:SPLIT             another image dataset (`digits:test`), resized and converted
                                        to the run's image shape and channels
              constant[:N] | noise[:N]  N (default 1,000) images of one random grey level each, or of
-                                       independent uniform pixels
+             | black[:N]               independent uniform pixels, or all black (level 0: the images
+                                       likelihood models famously rank above their own data)
              FILE.npy | FILE.npz       a uint8 array [N, H, W, C] (or [N, H, W] for one channel) in
                                        the run dataset's stored shape and levels; an .npz holds one
   CLASSES    the examples of these classes only, comma-separated (`test@3`, `mnist5k:test@0,1,2`),
@@ -28,7 +29,7 @@ from genzoo.data.splits import SYNTHETIC_STREAM, LoadOptions, Split
 from genzoo.errors import UserError
 
 TRANSFORMS = ("invert", "hflip", "vflip", "blur")
-SYNTHETIC = ("constant", "noise")
+SYNTHETIC = ("constant", "noise", "black")
 OWN_SPLITS = ("test", "train")
 DEFAULT_SYNTHETIC_COUNT = 1000
 BLUR_SIGMA = 1.0  # pixels
@@ -36,7 +37,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601
 
 
 def describe_sets() -> str:
-  return ("test, train, DATASET:SPLIT, constant[:N], noise[:N] or a .npy/.npz file, optionally followed by "
+  return ("test, train, DATASET:SPLIT, constant[:N], noise[:N], black[:N] or a .npy/.npz file, optionally followed by "
           f"@CLASSES (labelled sets) and by +TRANSFORM out of {', '.join(TRANSFORMS)}")
 
 
@@ -119,9 +120,11 @@ def synthetic_count(base: str, argument: str) -> int:
 
 
 def synthetic_images(kind: str, count: int, shape: tuple[int, ...], levels: int, seed: int) -> np.ndarray:
-  """`count` images of one uniform random level each ("constant") or of independent uniform
-  levels ("noise")."""
+  """`count` images of one uniform random level each ("constant"), of independent uniform levels
+  ("noise") or of level 0 ("black")."""
   rng = np.random.default_rng([seed, SYNTHETIC_STREAM, SYNTHETIC.index(kind)])
+  if kind == "black":
+    return np.zeros((count,) + shape, np.uint8)
   if kind == "constant":
     return np.broadcast_to(rng.integers(0, levels, (count, 1, 1, 1), dtype=np.uint8), (count,) + shape).copy()
   return rng.integers(0, levels, (count,) + shape, dtype=np.uint8)

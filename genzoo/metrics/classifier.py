@@ -55,6 +55,19 @@ def to_unit(images: np.ndarray, num_levels: int) -> jax.Array:
   return jnp.asarray(images, jnp.float32) / (num_levels - 1)
 
 
+def in_fixed_batches(network, images: np.ndarray, batch_size: int):
+  """`network(batch)` over `images` in batches of one shape, min(batch_size, N), the last padded
+  with copies of the final image and its outputs dropped: a jitted network compiles once for any
+  N. Returns the outputs (a pytree of arrays [N, ...]) as numpy arrays."""
+  size = min(batch_size, len(images))
+  outputs = []
+  for start in range(0, len(images), size):
+    batch = images[start : start + size]
+    padded = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
+    outputs.append(jax.tree.map(lambda values, kept=len(batch): np.asarray(values)[:kept], network(padded)))
+  return jax.tree.map(lambda *parts: np.concatenate(parts), *outputs)
+
+
 class ClassifierExtractor:
   """A trained `FeatureNet` with what it was trained on; see `train_feature_classifier`."""
 
@@ -92,12 +105,9 @@ class ClassifierExtractor:
   def outputs(self, images: np.ndarray, num_levels: int, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """(features [N, d], predicted classes [N]) of uint8 images in the data's levels."""
     self.check_images(images, num_levels)
-    features, classes = [], []
-    for start in range(0, len(images), batch_size):
-      f, logits = self._apply(self.params, to_unit(images[start : start + batch_size], num_levels))
-      features.append(np.asarray(f))
-      classes.append(np.asarray(jnp.argmax(logits, axis=-1)))
-    return np.concatenate(features), np.concatenate(classes)
+    features, logits = in_fixed_batches(lambda batch: self._apply(self.params, to_unit(batch, num_levels)), images,
+                                        batch_size)
+    return features, np.argmax(logits, axis=-1)
 
 
 def train_feature_classifier(dataset: str, features_dir: str | None = None, *, data_dir: str | None = None,

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genzoo.errors import MissingFileError, UserError
-from genzoo.metrics.classifier import to_unit
+from genzoo.metrics.classifier import in_fixed_batches, to_unit
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -264,6 +264,5 @@ class InceptionExtractor:
     """(pool3 features [N, 2048], None) of uint8 images in the data's levels."""
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
       raise ValueError(f"the Inception extractor takes [N, H, W, 1 or 3] images; got shape {images.shape}")
-    features = [np.asarray(self._features(self.variables, to_unit(images[start : start + batch_size], num_levels)))
-                for start in range(0, len(images), batch_size)]
-    return np.concatenate(features), None
+    return in_fixed_batches(lambda batch: self._features(self.variables, to_unit(batch, num_levels)), images,
+                            batch_size), None

@@ -19,6 +19,9 @@ def test_synthetic_sets_are_seeded_and_in_the_runs_frame(options):
   assert constant.shape == (5, 10, 10, 1) and noise.shape == (outsets.DEFAULT_SYNTHETIC_COUNT, 10, 10, 1)
   inner = constant[:, 1:-1, 1:-1]
   assert np.all(inner == inner[:, :1, :1]) and np.all(constant[:, 0] == 0)  # one level each, padded with zeros
+  assert len(np.unique(inner[:, 0, 0])) > 1
+  black = outsets.load_set("black:3", "digits", options)["image"]
+  assert black.shape == (3, 10, 10, 1) and not black.any()
   assert noise.max() == 16 and len(np.unique(noise[:, 1:-1, 1:-1])) == 17
   np.testing.assert_array_equal(noise, outsets.load_set("noise", "digits", options)["image"])
   other_seed = data.LoadOptions(data_dir=options.data_dir, pad=1, seed=4)

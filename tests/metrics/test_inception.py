@@ -68,7 +68,7 @@ def test_features_of_any_image_size_and_channels(weights_file):
   features, classes = extractor.outputs(grey, num_levels=17, batch_size=2)
   assert features.shape == (3, inception.FEATURE_DIM) and classes is None
   assert np.all(np.isfinite(features)) and np.all(features >= 0)  # averaged ReLU outputs
-  colour, _ = extractor.outputs(np.repeat(grey, 3, axis=-1), num_levels=17)
+  colour, _ = extractor.outputs(np.repeat(grey, 3, axis=-1), num_levels=17, batch_size=2)
   np.testing.assert_allclose(colour, features, rtol=1e-5, atol=1e-6)  # grey repeats into RGB
 
 

@@ -13,7 +13,7 @@ def digits_classifier(tmp_path_factory):
   """A feature classifier trained briefly on the embedded 8x8 digits, and the test split."""
   root = tmp_path_factory.mktemp("features")
   data_dir = str(root / "tfds")
-  meta = metrics.train_feature_classifier("digits", str(root), data_dir=data_dir, steps=300)
+  meta = metrics.train_feature_classifier("digits", str(root), data_dir=data_dir, steps=150)
   extractor = metrics.ClassifierExtractor.load("digits", str(root))
   return meta, extractor, datasets.load("digits", "test", data_dir=data_dir), str(root)
 
