@@ -99,11 +99,11 @@ def flatten_affine(key):
   return lambda p: FlattenAffine(p["s"], p["b"], IMAGE_SHAPE), params, (4, *IMAGE_SHAPE)
 
 
-GOOD = [block_scalar_affine, sinh_arcsinh, dense_linear, flatten_affine]
-
-
-@pytest.mark.parametrize("float64", [False, True], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", GOOD, ids=lambda case: case.__name__)
+# Two of the good bijectors in each precision: the kit's tolerances must let correct bijectors
+# pass in both (the plain bijector below runs in both too).
+@pytest.mark.parametrize("case, float64", [(block_scalar_affine, True), (sinh_arcsinh, False), (dense_linear, True),
+                                           (flatten_affine, False)],
+                         ids=lambda value: value.__name__ if callable(value) else ("float64" if value else "float32"))
 def test_good_bijectors_pass_with_parameter_gradients(case, float64, key):
   k_case, k_x = jax.random.split(key)
   factory, params, x_shape = case(k_case)
