@@ -22,6 +22,7 @@ RUNNER_RULES = {
     "data.binarize": checks.one_of(("none", "static", "dynamic")),
     "data.image_size": checks.optional(checks.at_least(1)),
     "data.pad": checks.at_least(0),
+    "data.segment_length": checks.optional(checks.at_least(1)),
     "data.mutation_rate": checks.fraction(upper_inclusive=False),
     "train.steps": checks.at_least(1),
     "train.log_every": checks.at_least(1),
@@ -39,7 +40,8 @@ RUNNER_RULES = {
 
 # Runner keys added after runs were stored, with the value such runs used (see
 # `tasks.backfilled_keys`): they resume, evaluate and take overrides as they were.
-BACKFILLED_KEYS = {"eval.sample_temperature": 1.0, "data.classes": [], "data.mutation_rate": 0.0}
+BACKFILLED_KEYS = {"eval.sample_temperature": 1.0, "data.classes": [], "data.mutation_rate": 0.0,
+                   "data.segment_length": None}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -58,6 +60,7 @@ def base_config() -> ml_collections.ConfigDict:
           pad=0,  # zero pixels added on every side (MNIST 28x28 -> 32x32 with pad=2)
           classes=(),  # train and evaluate on the examples of these classes only (one-class protocols); () = all
           mutation_rate=0.0,  # > 0: training entries replaced by uniform levels with this probability (Ren et al. 2019)
+          segment_length=config_dict.placeholder(int),  # audio: samples per training segment and eval window
       )
   )
   config.optim = ml_collections.ConfigDict(

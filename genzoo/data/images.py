@@ -14,7 +14,8 @@ import os
 import numpy as np
 
 from genzoo.data.spec import DataSpec, image_spec
-from genzoo.data.splits import BINARIZE_MODES, STATIC_STREAM, LoadOptions, Split, bernoulli, check_choice
+from genzoo.data.splits import (AUDIO_OPTIONS, BINARIZE_MODES, STATIC_STREAM, LoadOptions, Split, bernoulli,
+                                 check_choice, refuse_options)
 from genzoo.errors import MissingFileError, UserError
 
 SPLITS = ("train", "test")
@@ -49,6 +50,7 @@ class TFDSImages:
 
   def describe(self, name: str, options: LoadOptions) -> DataSpec:
     """The batches `load` gives with `options`, from the registry alone; refuses bad options."""
+    refuse_options(name, "a dataset of images", options, AUDIO_OPTIONS)
     check_choice("binarize", options.binarize, BINARIZE_MODES)
     size = self._output_size(name, options.image_size)
     self._check_n_bits(name, options.n_bits, options.binarize)
@@ -146,14 +148,10 @@ class TFDSImages:
   def _read_split(self, name: str, split: str, data_dir: str | None,
                   size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """All (images uint8 [N, H, W, C], labels int32 [N]) of one split, cropped and resized."""
-    tf = _tensorflow()
+    tf = tensorflow()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-    # Importing the module registers the `digits` and `mnist5k` builders with TFDS.
-    from genzoo.data import embedded  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
-
-    builder = tfds.builder(self.tfds_name, data_dir=data_dir)
-    self._prepare(name, builder, data_dir)
+    builder = prepared_builder(name, self.tfds_name, data_dir, self.offline, IMAGE_DATASETS)
     tfds_split = self.train_split if split == "train" else self.test_split
     dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
     num_examples = int(dataset.cardinality())
@@ -184,22 +182,6 @@ class TFDSImages:
       raise RuntimeError(f"{name} {split}: read {filled} examples, expected {num_examples}")
     return images, labels
 
-  def _prepare(self, name: str, builder, data_dir: str | None) -> None:
-    """Downloads and prepares the dataset if needed, explaining how to fix a failure."""
-    try:
-      builder.download_and_prepare()
-    except Exception as error:
-      if self.offline:
-        raise
-      offline = ", ".join(n for n, s in IMAGE_DATASETS.items() if s.offline)
-      directory = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
-      raise MissingFileError(
-          f"dataset {name!r} is not prepared in data_dir {directory!r} and could not be downloaded "
-          f"({type(error).__name__}: {error}). On a machine with internet, run "
-          f"`tfds build {self.tfds_name} --data_dir {directory}` and copy that directory here (or "
-          f"pass its path as data_dir). Offline, use one of the embedded datasets: {offline}."
-      ) from error
-
 
 IMAGE_DATASETS: dict[str, TFDSImages] = {
     "digits": TFDSImages("digits", (8, 8, 1), num_levels=17, offline=True),
@@ -228,8 +210,34 @@ def _binarize_static(images: np.ndarray, levels: int, rng: np.random.Generator) 
   return binary
 
 
+def prepared_builder(name: str, tfds_name: str, data_dir: str | None, offline: bool, registry: dict):
+  """The TFDS builder of dataset `name`, downloaded and prepared if needed (genzoo's own offline
+  builders are registered first); a failure explains how to fix it, naming the offline datasets
+  of `registry` (the datasets of the same kind)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  # Importing the module registers genzoo's offline builders (`digits`, `mnist5k`, `genzoo_speech`).
+  from genzoo.data import embedded  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
+
+  builder = tfds.builder(tfds_name, data_dir=data_dir)
+  try:
+    builder.download_and_prepare()
+  except Exception as error:
+    if offline:
+      raise
+    alternatives = ", ".join(other for other, source in registry.items() if source.offline)
+    directory = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+    raise MissingFileError(
+        f"dataset {name!r} is not prepared in data_dir {directory!r} and could not be downloaded "
+        f"({type(error).__name__}: {error}). On a machine with internet, run "
+        f"`tfds build {tfds_name} --data_dir {directory}` and copy that directory here (or "
+        f"pass its path as data_dir). Offline, use one of the embedded datasets: {alternatives}."
+    ) from error
+  return builder
+
+
 @functools.cache
-def _tensorflow():
+def tensorflow():
   """Imports TensorFlow once, hiding any GPU from it (it only reads data; JAX owns the devices)."""
   # TensorFlow Probability (the JAX substrate under distrax) eagerly loads its TensorFlow parts,
   # which need the tf_keras package, when TensorFlow is already imported. Importing it first

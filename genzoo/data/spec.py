@@ -26,8 +26,10 @@ class Feature:
   Attributes:
     kind: one of `KINDS`.
     shape: the shape of one example ([H, W, C] images, [D] vectors, [T] waveforms, [] labels).
-    dtype: numpy dtype name of the batches ("uint8" images, "float32" vectors, "int32" labels).
-    levels: values {0, ..., levels - 1} per entry for discrete data (images); None if continuous.
+    dtype: numpy dtype name of the batches ("uint8" images, "float32" vectors, "int16" 16-bit PCM
+      waveforms, "int32" labels).
+    levels: values {0, ..., levels - 1} per entry for discrete data (images); for signed PCM audio
+      the 2**bits values {-levels/2, ..., levels/2 - 1}; None if continuous.
     num_classes: number of classes, for labels.
     sample_rate: samples per second, for audio.
   """
@@ -106,3 +108,12 @@ def image_spec(shape: tuple[int, int, int], levels: int, num_classes: int | None
 def vector_spec(dimension: int) -> DataSpec:
   """Unlabelled continuous float32 vectors of `dimension` entries."""
   return DataSpec({"vector": Feature("vector", (dimension,), "float32")}, "vector")
+
+
+def audio_spec(length: int, sample_rate: int, num_classes: int | None = None) -> DataSpec:
+  """16-bit PCM waveforms in segments of `length` samples at `sample_rate`, labelled with
+  `num_classes` classes (None: no labels)."""
+  features = {"audio": Feature("audio", (length,), "int16", levels=2**16, sample_rate=sample_rate)}
+  if num_classes is not None:
+    features["label"] = Feature("label", (), "int32", num_classes=num_classes)
+  return DataSpec(features, "audio")

@@ -4,6 +4,9 @@ A `Split` is a dict of arrays sharing their first axis, one per key of its `Data
 `train_batch` and `eval_batches` cut it with plain numpy indexing. A training batch is a pure
 function of (seed, step) and of the *global* batch size only, so a resumed run sees the same
 batches, and any number of processes together see the very batches one process would.
+
+Variable-length examples (utterances) are held `Ragged`, end to end; a training batch takes one
+segment of the feature's length out of each, at an offset drawn from (seed, step).
 """
 
 import dataclasses
@@ -23,6 +26,7 @@ DYNAMIC_STREAM = 1
 STATIC_STREAM = 2
 MUTATION_STREAM = 3
 SYNTHETIC_STREAM = 4  # synthetic scoring sets (`data.outsets`)
+SEGMENT_STREAM = 5  # offsets of the training segments of variable-length examples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,45 @@ class LoadOptions:
   pad: int = 0
   seed: int = 0
   classes: tuple[int, ...] = ()  # keep the examples of these classes only; () keeps all
+  segment_length: int | None = None  # audio: samples per training segment and evaluation window
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Ragged:
+  """Variable-length examples stored end to end: example i is `values[offsets[i]:offsets[i + 1]]`."""
+
+  values: np.ndarray
+  offsets: np.ndarray  # int64 [N + 1], from 0 to len(values)
+
+  @classmethod
+  def from_list(cls, examples: list[np.ndarray], dtype) -> "Ragged":
+    lengths = np.array([len(example) for example in examples], np.int64)
+    values = np.concatenate(examples).astype(dtype, copy=False) if examples else np.zeros((0,), dtype)
+    return cls(values, np.concatenate([[0], np.cumsum(lengths)]))
+
+  def __len__(self) -> int:
+    return len(self.offsets) - 1
+
+  @property
+  def dtype(self) -> np.dtype:
+    return self.values.dtype
+
+  @property
+  def lengths(self) -> np.ndarray:
+    return np.diff(self.offsets)
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    return self.values[self.offsets[index]:self.offsets[index + 1]]
+
+  def segments(self, indices: np.ndarray, uniform: np.ndarray, length: int) -> np.ndarray:
+    """[len(indices), length]: of example `indices[j]`, the `length` values from an offset chosen
+    by `uniform[j]` in [0, 1) uniformly among all the example's full segments; shorter examples
+    are taken whole, followed by zeros."""
+    lengths = self.lengths[indices]
+    offsets = self.offsets[indices] + np.floor(uniform * (np.maximum(lengths - length, 0) + 1)).astype(np.int64)
+    positions = offsets[:, None] + np.arange(length)
+    inside = np.arange(length) < lengths[:, None]
+    return np.where(inside, self.values[np.where(inside, positions, 0)], 0).astype(self.dtype)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,7 +87,9 @@ class Split:
   """One split of a dataset, held in host memory.
 
   Attributes:
-    arrays: one array [N, *feature.shape] of the feature's dtype per key of `spec`.
+    arrays: one array [N, *feature.shape] of the feature's dtype per key of `spec`, or for a
+      variable-length feature of shape [T] a `Ragged` of N examples of any length, from which
+      training batches take segments of T values (evaluation needs fixed shapes).
     spec: what the arrays hold; `spec.target` is the variable the model learns.
     name: the dataset's name in the registry.
     bernoulli_levels: None, except for image data loaded with `binarize="dynamic"`: then the
@@ -63,6 +108,11 @@ class Split:
     num = len(self.arrays[self.spec.target])
     for key, feature in self.spec.features.items():
       array = self.arrays[key]
+      if isinstance(array, Ragged):
+        if len(feature.shape) != 1 or len(array) != num or array.dtype != np.dtype(feature.dtype):
+          raise ValueError(f"{key} must be {num} {feature.dtype} examples of rank 1 (segments of {list(feature.shape)}), "
+                           f"got {len(array)} {array.dtype} examples for a feature of shape {list(feature.shape)}")
+        continue
       expected = (num,) + feature.shape
       if array.shape != expected or array.dtype != np.dtype(feature.dtype):
         raise ValueError(f"{key} must be {feature.dtype} {list(expected)}, got {array.dtype} {array.shape}")
@@ -87,7 +137,8 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
   pixels from (seed, step) before slicing, so the result never depends on the process layout.
   So does the mutation of discrete data with `mutation_rate` > 0 (Ren et al. 2019, sec. 3.2, the
   training inputs of a likelihood-ratio background model): each entry is replaced, with that
-  probability, by a level drawn uniformly.
+  probability, by a level drawn uniformly. So do the offsets of the segments taken out of
+  variable-length (`Ragged`) examples.
 
   Args:
     data: the training split.
@@ -120,7 +171,12 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
   order = _permutation(seed, epoch, data.num_examples)
   rows = slice(process_index * local, (process_index + 1) * local)
   indices = order[position * global_batch_size:][rows]
-  batch = {key: array[indices] for key, array in data.arrays.items()}
+  batch = {key: array[indices] for key, array in data.arrays.items() if not isinstance(array, Ragged)}
+  ragged = {key: array for key, array in data.arrays.items() if isinstance(array, Ragged)}
+  if ragged:
+    uniform = np.random.default_rng([seed, SEGMENT_STREAM, step]).random(global_batch_size)[rows]
+    batch.update({key: array.segments(indices, uniform, data.spec.features[key].shape[0])
+                  for key, array in ragged.items()})
   if data.bernoulli_levels is not None:
     target = data.spec.target
     rng = np.random.default_rng([seed, DYNAMIC_STREAM, step])
@@ -142,11 +198,13 @@ def check_mutation(rate: float, levels: int | None) -> None:
 def mutated(values: np.ndarray, levels: int | None, rate: float, rng: np.random.Generator, global_batch_size: int,
             rows: slice) -> np.ndarray:
   """`values` (this process's `rows` of the global batch) with each entry replaced, with
-  probability `rate`, by a uniform level; the draws are the whole global batch's."""
+  probability `rate`, by a uniform level (of 0..levels - 1, or of -levels/2..levels/2 - 1 for
+  signed values); the draws are the whole global batch's."""
   check_mutation(rate, levels)
   shape = (global_batch_size,) + values.shape[1:]
   replace = rng.random(shape, dtype=np.float32)[rows] < rate
-  return np.where(replace, rng.integers(0, levels, shape, dtype=values.dtype)[rows], values)
+  low = -(levels // 2) if np.issubdtype(values.dtype, np.signedinteger) else 0  # signed PCM is centred on 0
+  return np.where(replace, rng.integers(low, low + levels, shape, dtype=values.dtype)[rows], values)
 
 
 def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,
@@ -164,6 +222,9 @@ def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,
     raise UserError(
         "eval_batches needs fixed pixels, but this data is binarised anew for every training "
         "batch; load the split to evaluate with binarize='static'")
+  ragged = [key for key, array in data.arrays.items() if isinstance(array, Ragged)]
+  if ragged:
+    raise ValueError(f"eval_batches needs examples of one shape, but {ragged} of {data.name} have any length")
   local = local_batch_size(global_batch_size, process_index, process_count)
   first = process_index * local
   for start in range(0, data.num_examples, global_batch_size):
@@ -171,6 +232,21 @@ def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,
     valid = positions < data.num_examples
     indices = np.where(valid, positions, 0)
     yield {**{key: array[indices] for key, array in data.arrays.items()}, "mask": valid.astype(np.float32)}
+
+
+# LoadOptions that apply to one kind of data only.
+IMAGE_OPTIONS = ("n_bits", "binarize", "image_size", "pad")
+AUDIO_OPTIONS = ("segment_length",)
+
+
+def refuse_options(name: str, description: str, options: LoadOptions, fields: tuple[str, ...]) -> None:
+  """Refuses any of `fields` that `options` set away from their defaults: dataset `name` (which is
+  `description`) has no use for them."""
+  defaults = {field.name: field.default for field in dataclasses.fields(LoadOptions)}
+  chosen = {field: getattr(options, field) for field in fields if getattr(options, field) != defaults[field]}
+  if chosen:
+    raise UserError(f"{name} is {description}; the options "
+                    f"{', '.join(f'data.{field}={value!r}' for field, value in chosen.items())} do not apply")
 
 
 def check_choice(what: str, value: str, accepted: tuple[str, ...]) -> None:

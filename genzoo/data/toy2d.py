@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genzoo.data.spec import DataSpec, vector_spec
-from genzoo.data.splits import LoadOptions, Split
+from genzoo.data.splits import AUDIO_OPTIONS, IMAGE_OPTIONS, LoadOptions, Split, refuse_options
 from genzoo.errors import UserError
 
 
@@ -97,11 +97,7 @@ class ToyVectors:
   num_test: int = 2_000
 
   def describe(self, name: str, options: LoadOptions) -> DataSpec:
-    image_only = {key: value for key, value in dataclasses.asdict(options).items()
-                  if key in _IMAGE_OPTIONS and value != _IMAGE_OPTIONS[key]}
-    if image_only:
-      raise UserError(f"{name} is a dataset of unlabelled 2-D vectors; the image options "
-                      f"{', '.join(f'data.{key}={value!r}' for key, value in image_only.items())} do not apply")
+    refuse_options(name, "a dataset of unlabelled 2-D vectors", options, IMAGE_OPTIONS + AUDIO_OPTIONS + ("classes",))
     return vector_spec(2)
 
   def load(self, name: str, split: str, options: LoadOptions) -> Split:
@@ -112,6 +108,4 @@ class ToyVectors:
 
 
 _DATASET_SEED = 20_190_101
-_IMAGE_OPTIONS = {field.name: field.default for field in dataclasses.fields(LoadOptions)
-                  if field.name in ("n_bits", "binarize", "image_size", "pad", "classes")}
 VECTOR_DATASETS = {name: ToyVectors(name) for name in TOY_DENSITIES}

@@ -47,7 +47,7 @@ def load_options(config: ml_collections.ConfigDict) -> dict:
   """`config.data`'s options for `datasets.load` and `datasets.describe`."""
   d = config.data
   return dict(data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize, image_size=d.image_size,
-              pad=d.pad, seed=config.seed, classes=tuple(d.get("classes", ())))
+              pad=d.pad, seed=config.seed, classes=tuple(d.get("classes", ())), segment_length=d.get("segment_length"))
 
 
 def describe_data(config: ml_collections.ConfigDict) -> datasets.DataSpec:

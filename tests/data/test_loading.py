@@ -194,7 +194,7 @@ def test_registry_is_consistent():
   for name, source in data.IMAGE_DATASETS.items():
     assert isinstance(source, images_lib.TFDSImages) and source.tfds_name == name
   assert data.IMAGE_DATASETS["downsampled_imagenet/64x64"].test_split == "validation"
-  assert set(data.DATASETS) == set(data.IMAGE_DATASETS) | set(data.TOY_DENSITIES)
+  assert set(data.DATASETS) == set(data.IMAGE_DATASETS) | set(data.TOY_DENSITIES) | {"speech", "ljspeech"}
 
 
 @pytest.mark.parametrize("options, shape, levels", [

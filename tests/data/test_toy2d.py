@@ -102,6 +102,6 @@ def test_every_toy_density_is_a_fixed_vector_dataset(name):
 
 
 def test_image_options_on_vector_data_are_refused():
-  with pytest.raises(ValueError, match=r"two_moons is a dataset of unlabelled 2-D vectors; the image options "
+  with pytest.raises(ValueError, match=r"two_moons is a dataset of unlabelled 2-D vectors; the options "
                      r"data.binarize='static', data.pad=2 do not apply"):
     data.describe("two_moons", binarize="static", pad=2)

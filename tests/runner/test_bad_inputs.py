@@ -125,7 +125,7 @@ TRAIN_CASES = [
     Case("StyleGAN2 on images of another side", train("--config.data.pad=1", config="{stylegan2}"),
          r"StyleGAN2 needs square images whose side is a power of 2 \(at least 4\), got 10x10"),
     Case("image options on vector data", train("--config.data.n_bits=5", config="{toy2d}"),
-         r"two_moons is a dataset of unlabelled 2-D vectors; the image options data.n_bits=5 do not apply"),
+         r"two_moons is a dataset of unlabelled 2-D vectors; the options data.n_bits=5 do not apply"),
     Case("classes the data does not have, for a one-class run", train("--config.data.classes=(3,12)"),
          r"data.classes=\[3, 12\]: digits has classes 0 to 9, not \[12\]"),
     Case("mutation of continuous data", train("--config.data.mutation_rate=0.1", config="{toy2d}"),
