@@ -219,10 +219,18 @@ WHOLE_IMAGE_FLOWS = {"glow", "realnvp", "flowpp"}
 # The mixture-CDF couplings (about 9 s each: the bisection loop in every program the kit compiles)
 # are slow too; the transformer itself is checked here in float32 and float64.
 SLOW = WHOLE_IMAGE_FLOWS | {"mixture_cdf_checkerboard_coupling", "mixture_cdf_channel_coupling"}
+# Run in float32 in the slow tier only: their default-tier float64 run is the exactness check, and
+# they compute nothing whose float32 rounding needs its own tolerances (data movement, shifts, and
+# the generic coupling around sigmoid and tanh scales, which the families train in float32). The
+# 1x1 convolutions' log-determinants, ActNorm's log-scales, the logit and the mixture CDF's
+# bisection do, and stay in both.
+FLOAT32_IN_SLOW_TIER = {"squeeze", "pair_adjacent", "channel_permutation", "centre_shift", "function_bijector",
+                        "multiscale", "channel_coupling_sigmoid", "channel_coupling_tanh", "channel_mask_coupling_sigmoid",
+                        "checkerboard_coupling_tanh", "vector_coupling_flipped"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-                                  for name in sorted(REGISTRY)])
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW | FLOAT32_IN_SLOW_TIER
+                                  else name for name in sorted(REGISTRY)])
 def test_bijector_conforms_in_float32(name):
   """The whole kit, whole Glow and RealNVP models included: their total log-det must equal the
   dense Jacobian's slogdet on a tiny image."""
