@@ -125,6 +125,21 @@ def channel_coupling(conditioner, scale_form="sigmoid", event_ndims=3):
                             event_ndims=event_ndims)
 
 
+def sequence_multiscale(key):
+  """WaveGlow's early outputs on [T, C] = [6, 4]: a 1x1 convolution and a channel coupling, then 1
+  channel split off as a latent, then the same on the 3 channels left."""
+  keys = jax.random.split(key, 4)
+
+  def stage(conv_key, coupling_key, depth):
+    coupling = channel_coupling(vector_conditioner(coupling_key, depth // 2, depth - depth // 2), event_ndims=2)
+    return distrax.Chain([coupling, bijectors.LUInvertible1x1Conv(**lu_params(conv_key, depth), event_ndims=2)])
+
+  return bijectors.MultiScale((6, 4), [
+      bijectors.Level(stage(keys[0], keys[1], 4), squeeze=False, split_channels=1),
+      bijectors.Level(stage(keys[2], keys[3], 3), squeeze=False, split=False),
+  ])
+
+
 def flow_model_bijector(model, key):
   """A built flow model as one bijector (data -> flat latents), with perturbed parameters."""
   y = jax.random.uniform(key, (2,) + model.event_shape)
@@ -183,6 +198,7 @@ REGISTRY = {
         3.0 * jax.random.normal(_key(1), (6,))),
     "centre_shift": lambda: (distrax.Block(distrax.ScalarAffine(shift=-0.5), 3), images(_key(1))),
     "multiscale": lambda: (tiny_multiscale(_key(8)), images(_key(1), (8, 8, 1))),
+    "multiscale_rank2_early_outputs": lambda: (sequence_multiscale(_key(19)), sequences(_key(1))),
     "function_bijector": lambda: (
         bijectors.FunctionBijector(bijectors.Squeeze().forward_and_log_det, bijectors.Squeeze().inverse_and_log_det),
         images(_key(1))),
@@ -225,7 +241,7 @@ SLOW = WHOLE_IMAGE_FLOWS | {"mixture_cdf_checkerboard_coupling", "mixture_cdf_ch
 # 1x1 convolutions' log-determinants, ActNorm's log-scales, the logit and the mixture CDF's
 # bisection do, and stay in both.
 FLOAT32_IN_SLOW_TIER = {"squeeze", "pair_adjacent", "channel_permutation", "centre_shift", "function_bijector",
-                        "multiscale", "channel_coupling_sigmoid", "channel_coupling_tanh", "channel_mask_coupling_sigmoid",
+                        "multiscale", "multiscale_rank2_early_outputs", "channel_coupling_sigmoid", "channel_coupling_tanh", "channel_mask_coupling_sigmoid",
                         "checkerboard_coupling_tanh", "vector_coupling_flipped"}
 
 
