@@ -1,5 +1,6 @@
-"""Volume-preserving rearrangements: squeeze (space-to-depth, Dinh et al. 2017 sec. 3.6), pairing of
-adjacent positions, and fixed channel permutations."""
+"""Volume-preserving rearrangements: squeeze (space-to-depth, Dinh et al. 2017 sec. 3.6), grouping
+of waveform samples (Prenger et al. 2019, sec. 2), pairing of adjacent positions, and fixed channel
+permutations."""
 
 import distrax
 import jax
@@ -40,6 +41,25 @@ class Squeeze(distrax.Bijector):
 
   def inverse_and_log_det(self, y):
     return unsqueeze(y), jnp.zeros(y.shape[:-3], y.dtype)
+
+
+class GroupSamples(distrax.Bijector):
+  """Waveforms [..., T] -> [..., T / group, group]: each run of `group` consecutive samples becomes
+  one position's channels (WaveGlow's squeeze, 8 samples per group); volume preserving."""
+
+  def __init__(self, group: int):
+    super().__init__(event_ndims_in=1, event_ndims_out=2, is_constant_jacobian=True)
+    self.group = group
+
+  def forward_and_log_det(self, x):
+    if x.shape[-1] % self.group:
+      raise ValueError(f"grouping by {self.group} needs a length divisible by {self.group}, got {x.shape[-1]} samples")
+    return x.reshape(x.shape[:-1] + (x.shape[-1] // self.group, self.group)), jnp.zeros(x.shape[:-1], x.dtype)
+
+  def inverse_and_log_det(self, y):
+    if y.shape[-1] != self.group:
+      raise ValueError(f"ungrouping expects {self.group} channels, got shape {y.shape[-2:]}")
+    return y.reshape(y.shape[:-2] + (-1,)), jnp.zeros(y.shape[:-2], y.dtype)
 
 
 def pair_adjacent(x: jax.Array, event_ndims: int) -> jax.Array:

@@ -188,6 +188,7 @@ REGISTRY = {
         bijectors.Coupling(bijectors.SplitPartition(), mixture_conditioner(_key(15), 2, 2),
                            bijectors.mixture_cdf_transformer(3)), images(_key(1))),
     "squeeze": lambda: (bijectors.Squeeze(), images(_key(1))),
+    "group_samples": lambda: (bijectors.GroupSamples(4), jax.random.normal(_key(1), (4, 24))),
     "pair_adjacent": lambda: (bijectors.PairAdjacent(), images(_key(1))),
     "pair_adjacent_rank2": lambda: (bijectors.PairAdjacent(event_ndims=2), sequences(_key(1))),
     "channel_permutation": lambda: (bijectors.ChannelPermutation([2, 0, 3, 1]), images(_key(1))),
@@ -240,7 +241,7 @@ SLOW = WHOLE_IMAGE_FLOWS | {"mixture_cdf_checkerboard_coupling", "mixture_cdf_ch
 # the generic coupling around sigmoid and tanh scales, which the families train in float32). The
 # 1x1 convolutions' log-determinants, ActNorm's log-scales, the logit and the mixture CDF's
 # bisection do, and stay in both.
-FLOAT32_IN_SLOW_TIER = {"squeeze", "pair_adjacent", "channel_permutation", "centre_shift", "function_bijector",
+FLOAT32_IN_SLOW_TIER = {"squeeze", "group_samples", "pair_adjacent", "channel_permutation", "centre_shift", "function_bijector",
                         "multiscale", "multiscale_rank2_early_outputs", "channel_coupling_sigmoid", "channel_coupling_tanh", "channel_mask_coupling_sigmoid",
                         "checkerboard_coupling_tanh", "vector_coupling_flipped"}
 
