@@ -10,9 +10,10 @@ Any piece can be swapped on its own:
   - conditioners: any callable, e.g. a bound Flax module, returning the transformer's parameters
     for every entry of x_b;
   - transformers: any callable `theta -> elementwise distrax.Bijector` (event_ndims_in = 0);
-    `affine_transformer` is RealNVP's and Glow's affine map with a bounded log-scale:
+    `affine_transformer` is RealNVP's, Glow's and WaveGlow's affine map, its log-scale bounded or not:
       "tanh":    log_s = tanh(raw) * tanh_scale   (RealNVP; `tanh_scale` per channel, default 1)
       "sigmoid": log_s = log sigmoid(raw + 2)     (Glow; scales start near 0.88 and never exceed 1)
+      "exp":     log_s = raw                      (WaveGlow, Prenger et al. 2019, eq. 4: unbounded)
     and, with `shift_first`, shifts before it scales: (x + shift) * exp(log_s), as normflows' Glow.
 """
 
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 
 from genzoo.bijectors._events import IMAGE_EVENT_NDIMS, check_event_ndims, sum_event
 
-SCALE_FORMS = ("tanh", "sigmoid")
+SCALE_FORMS = ("tanh", "sigmoid", "exp")
 Conditioner = Callable[..., Any]  # (x_a) or (x_a, condition) -> transformer parameters
 Transformer = Callable[[Any], distrax.Bijector]  # parameters -> elementwise bijector
 
@@ -37,6 +38,8 @@ def bounded_log_scale(raw: jax.Array, form: str, tanh_scale: jax.Array | float =
     return jnp.tanh(raw) * tanh_scale
   if form == "sigmoid":
     return jax.nn.log_sigmoid(raw + 2.0)
+  if form == "exp":
+    return raw
   raise ValueError(f"unknown coupling scale form {form!r}; known: {list(SCALE_FORMS)}")
 
 

@@ -16,6 +16,7 @@ from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.models.vector_flow import VectorRealNVP
 from genzoo.nets.flowpp import FlowppConditioner
+from genzoo.nets.wavenet import WaveNetConditioner
 from genzoo.testing import check_bijector
 
 SHAPE = (4, 4, 4)  # event [H, W, C]; 64 dimensions keep the dense Jacobians small
@@ -104,6 +105,26 @@ def flowpp_coupling(condition):
   variables = jax.tree.map(lambda leaf: leaf + 0.1 * jax.random.normal(_key(17), leaf.shape), variables)
   return bijectors.Coupling(bijectors.SplitPartition(), functools.partial(conditioner.apply, variables),
                             bijectors.mixture_cdf_transformer(2), condition=condition)
+
+
+def waveglow_coupling(condition):
+  """WaveGlow's affine coupling on [T, C]: the first half of the channels and the context [T, F]
+  set the second half's shift and unbounded log-scale through the WaveNet conditioner (perturbed
+  away from its zero-initialised output)."""
+  conditioner, variables = waveglow_conditioner()
+  return bijectors.Coupling(bijectors.SplitPartition(), functools.partial(conditioner.apply, variables),
+                            bijectors.affine_transformer("exp"), event_ndims=2, condition=condition)
+
+
+@functools.cache
+def waveglow_conditioner():
+  conditioner = WaveNetConditioner(out_channels=2, layers=2, channels=4)
+  variables = jax.jit(conditioner.init)(_key(20), sequences(_key(1))[..., :2], waveglow_context())
+  return conditioner, jax.tree.map(lambda leaf: leaf + 0.1 * jax.random.normal(_key(21), leaf.shape), variables)
+
+
+def waveglow_context():
+  return jax.random.normal(_key(3), (4, 6, 5))
 
 
 def split_prior(key, channels):
@@ -223,6 +244,7 @@ CONDITIONAL = {
     "conditional_vector_coupling": lambda: (conditional_vector_coupling, vectors(_key(1)), vectors(_key(2), dimension=3)),
     "conditional_image_coupling": lambda: (conditional_image_coupling, images(_key(1)), vectors(_key(3), dimension=4)),
     "flowpp_coupling": lambda: (flowpp_coupling, images(_key(1)), images(_key(3), SHAPE[:2] + (3,))),
+    "waveglow_coupling": lambda: (waveglow_coupling, sequences(_key(1)), waveglow_context()),
 }
 
 
@@ -272,7 +294,7 @@ def test_bijector_conforms_in_float64(name):
 
 
 @pytest.mark.parametrize("name, float64", [("conditional_vector_coupling", False), ("conditional_vector_coupling", True),
-                                           ("conditional_image_coupling", False),
+                                           ("conditional_image_coupling", False), ("waveglow_coupling", False),
                                            pytest.param("flowpp_coupling", False, marks=pytest.mark.slow)])
 def test_conditional_bijector_conforms(name, float64):
   with jax.enable_x64(float64):
