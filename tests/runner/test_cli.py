@@ -4,6 +4,7 @@ Its answers to bad input are in test_bad_inputs.py."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -13,20 +14,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SMOKE = os.path.join(REPO, "experiments", "vae.py") + ":smoke"
 
 
-def test_train_eval_sample_interpolate_through_the_cli(tmp_path, capsys, run_cli):
-  workdir, data_dir = str(tmp_path / "run"), str(tmp_path / "tfds")
-  run_cli("train", f"--config={SMOKE}", f"--config.data.data_dir={data_dir}", "--config.train.steps=4",
-          f"--workdir={workdir}")
-  assert "step 4 test:" in capsys.readouterr().out
-  run_cli("eval", f"--workdir={workdir}", "--iwae-k", "12")
+def test_eval_sample_interpolate_through_the_cli(vae_smoke_run, tmp_path, capsys, run_cli):
+  """On a copy of the finished smoke run (training through the command is
+  test_train_through_the_cli_on_tfds_mock_data's), with test_train's evaluation and sample sizes, so
+  their programs are compiled once."""
+  workdir = str(tmp_path / "run")
+  shutil.copytree(vae_smoke_run[1], workdir)
+  run_cli("eval", f"--workdir={workdir}", "--iwae-k", "16")
   printed = json.loads(capsys.readouterr().out)
-  assert printed["iwae_k"] == 12 and printed["step"] == 4
-  run_cli("eval", f"--workdir={workdir}", "--config.eval.iwae_k=10", "--step=3")  # any eval.* key
-  assert json.loads(capsys.readouterr().out)["iwae_k"] == 10
-  run_cli("sample", f"--workdir={workdir}", "--temperature", "0.7", "--num", "4")
-  assert os.path.exists(os.path.join(workdir, "samples_4_t0.7.png"))
-  run_cli("interpolate", f"--workdir={workdir}", "--num-pairs", "2", "--num-steps", "4")
-  assert os.path.exists(os.path.join(workdir, "interpolation_4.png"))
+  assert printed["iwae_k"] == 16 and printed["step"] == 6
+  run_cli("eval", f"--workdir={workdir}", "--config.eval.iwae_k=16", "--step=3")  # any eval.* key
+  printed = json.loads(capsys.readouterr().out)
+  assert printed["iwae_k"] == 16 and printed["step"] == 3
+  run_cli("sample", f"--workdir={workdir}", "--temperature", "0.7", "--num", "9")
+  assert os.path.exists(os.path.join(workdir, "samples_6_t0.7.png"))
+  run_cli("interpolate", f"--workdir={workdir}", "--num-pairs", "3", "--num-steps", "5")
+  assert os.path.exists(os.path.join(workdir, "interpolation_6.png"))
 
 
 # The console script itself is exercised in the default tier by the one-line user-error test; a
