@@ -18,7 +18,7 @@ import numpy as np
 
 from genzoo.data.images import SPLITS, prepared_builder, tensorflow
 from genzoo.data.spec import DataSpec, audio_spec
-from genzoo.data.splits import IMAGE_OPTIONS, LoadOptions, Ragged, Split, refuse_options
+from genzoo.data.splits import IMAGE_OPTIONS, LoadOptions, Ragged, Split, check_classes, refuse_options
 from genzoo.errors import UserError
 
 
@@ -54,13 +54,7 @@ class TFDSAudio:
     length = self.segment_length if options.segment_length is None else options.segment_length
     if length < 1:
       raise UserError(f"data.segment_length must be at least 1 sample, got {length}")
-    if options.classes:
-      if self.num_classes is None:
-        raise UserError(f"data.classes={list(options.classes)} keeps some classes, but {name} has no labels")
-      outside = [label for label in options.classes if not 0 <= label < self.num_classes]
-      if outside:
-        raise UserError(f"data.classes={list(options.classes)}: {name} has classes 0 to {self.num_classes - 1}, "
-                        f"not {outside}")
+    check_classes(name, options.classes, self.num_classes)
     return audio_spec(length, self.sample_rate, self.num_classes)
 
   def load(self, name: str, split: str, options: LoadOptions) -> Split:
@@ -81,7 +75,7 @@ class TFDSAudio:
                       f"{length} samples (the longest has {max(map(len, waveforms), default=0)})")
     windows = np.concatenate([waveform[:count * length].reshape(count, length)
                               for waveform, count in zip(waveforms, counts) if count])
-    return Split({"audio": windows.astype(np.int16), **{key: np.repeat(values, counts) for key, values in labelled.items()}},
+    return Split({"audio": windows, **{key: np.repeat(values, counts) for key, values in labelled.items()}},
                  spec, name)
 
   def _read_split(self, name: str, split: str, data_dir: str | None) -> tuple[list[np.ndarray], np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from genzoo.data.spec import DataSpec, image_spec
 from genzoo.data.splits import (AUDIO_OPTIONS, BINARIZE_MODES, STATIC_STREAM, LoadOptions, Split, bernoulli,
-                                 check_choice, refuse_options)
+                                 check_choice, check_classes, refuse_options)
 from genzoo.errors import MissingFileError, UserError
 
 SPLITS = ("train", "test")
@@ -58,7 +58,7 @@ class TFDSImages:
       raise UserError(f"{name} is already binary (2 levels): use binarize='none'")
     if options.pad < 0:
       raise UserError(f"pad must be >= 0 pixels, got {options.pad}")
-    self._check_classes(name, options.classes)
+    check_classes(name, options.classes, self.num_classes)
     height, width, depth = (size, size, self.shape[2]) if size is not None else self._cropped_shape()
     levels = self.num_levels
     if options.n_bits is not None:
@@ -119,15 +119,6 @@ class TFDSImages:
           f"image_size needs 8-bit data, but {name} has {self.num_levels} levels, which resizing "
           "would not preserve")
     return image_size
-
-  def _check_classes(self, name: str, classes: tuple[int, ...]) -> None:
-    if not classes:
-      return
-    if self.num_classes is None:
-      raise UserError(f"data.classes={list(classes)} keeps some classes, but {name} has no labels")
-    outside = [label for label in classes if not 0 <= label < self.num_classes]
-    if outside:
-      raise UserError(f"data.classes={list(classes)}: {name} has classes 0 to {self.num_classes - 1}, not {outside}")
 
   def _check_n_bits(self, name: str, n_bits: int | None, binarize: str) -> None:
     if n_bits is None:

@@ -249,6 +249,17 @@ def refuse_options(name: str, description: str, options: LoadOptions, fields: tu
                     f"{', '.join(f'data.{field}={value!r}' for field, value in chosen.items())} do not apply")
 
 
+def check_classes(name: str, classes: tuple[int, ...], num_classes: int | None) -> None:
+  """Refuses `data.classes` for unlabelled data and classes outside 0..num_classes - 1."""
+  if not classes:
+    return
+  if num_classes is None:
+    raise UserError(f"data.classes={list(classes)} keeps some classes, but {name} has no labels")
+  outside = [label for label in classes if not 0 <= label < num_classes]
+  if outside:
+    raise UserError(f"data.classes={list(classes)}: {name} has classes 0 to {num_classes - 1}, not {outside}")
+
+
 def check_choice(what: str, value: str, accepted: tuple[str, ...]) -> None:
   if value not in accepted:
     raise UserError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
