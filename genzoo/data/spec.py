@@ -51,6 +51,15 @@ class Feature:
     """Entries per example: the D of bits/dim."""
     return math.prod(self.shape)
 
+  @property
+  def value_range(self) -> tuple[int, int]:
+    """The lowest and highest value of discrete data: 0 and levels - 1, or for a signed dtype
+    -levels/2 and levels/2 - 1."""
+    if self.levels is None:
+      raise ValueError(f"continuous {self.kind} data have no discrete values")
+    low = -(self.levels // 2) if np.issubdtype(np.dtype(self.dtype), np.signedinteger) else 0
+    return low, low + self.levels - 1
+
   def zeros(self, batch_size: int) -> np.ndarray:
     return np.zeros((batch_size,) + self.shape, self.dtype)
 

@@ -22,6 +22,7 @@ _LINEAR_HZ_PER_MEL = 200.0 / 3.0
 _LOG_START_HZ = 1000.0
 _LOG_START_MEL = _LOG_START_HZ / _LINEAR_HZ_PER_MEL
 _MELS_PER_LOG_HZ = 27.0 / math.log(6.4)
+PCM_FULL_SCALE = 32768.0  # 16-bit PCM values / this: waveforms in [-1, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,16 @@ def log_mel_spectrogram(audio: jax.Array, settings: MelSettings = MelSettings())
   """log(max(mel-filtered STFT magnitude, clip)) [..., frames, num_mels] of waveforms [..., T]."""
   magnitude = jnp.abs(stft(audio, settings))
   return jnp.log(jnp.maximum(magnitude @ mel_filterbank(settings), settings.clip))
+
+
+def pcm_log_mel_spectrogram(pcm: jax.Array, settings: MelSettings = MelSettings()) -> jax.Array:
+  """`log_mel_spectrogram` of 16-bit PCM waveforms [..., T] (integers, full scale 32768)."""
+  return log_mel_spectrogram(jnp.asarray(pcm).astype(jnp.float32) / PCM_FULL_SCALE, settings)
+
+
+def published_settings(sample_rate: int) -> MelSettings:
+  """The published features at `sample_rate`, fmax lowered to the Nyquist frequency if above it."""
+  return MelSettings(sample_rate=sample_rate, fmax=min(MelSettings.fmax, sample_rate / 2))
 
 
 def log_mel_distance(log_mel_a: jax.Array, log_mel_b: jax.Array) -> jax.Array:

@@ -9,9 +9,11 @@ from collections.abc import Callable
 import numpy as np
 
 from genzoo.errors import UserError
+from genzoo.metrics.resynthesis import RESYNTHESIS_METRICS
 from genzoo.metrics import distances, inception
 
-SAMPLE_METRICS = ("fid", "kid", "modes", "class_consistency", "intra_fid")
+IMAGE_METRICS = ("fid", "kid", "modes", "class_consistency", "intra_fid")
+SAMPLE_METRICS = IMAGE_METRICS + RESYNTHESIS_METRICS
 CLASS_METRICS = ("class_consistency", "intra_fid")  # of class-conditional models only
 Generate = Callable[[int, int, np.ndarray | None], np.ndarray]
 FEATURE_EXTRACTORS = ("classifier", "inception")
@@ -24,6 +26,13 @@ def parse_metric_names(text: str) -> tuple[str, ...]:
   if unknown:
     raise UserError(f"unknown sample metrics {unknown}; known: {list(SAMPLE_METRICS)} (comma-separated)")
   return names
+
+
+def check_image_metrics(names: tuple[str, ...], kind: str) -> None:
+  """Refuses the image metrics among `names` for data of another `kind`."""
+  asked = [name for name in names if name in IMAGE_METRICS]
+  if asked and kind != "image":
+    raise UserError(f"{' and '.join(asked)} score generated images, and this model generates {kind} data")
 
 
 def check_class_metrics(names: tuple[str, ...], num_classes: int) -> None:

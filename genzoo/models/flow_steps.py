@@ -6,6 +6,7 @@ with parameters stacked along a leading axis, so compile time does not grow with
 steps. `context` is broadcast to every step (None for unconditioned flows).
 """
 
+import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -24,13 +25,22 @@ def actnorm(module: nn.Module, h: jax.Array) -> bijectors.ActNorm:
   )
 
 
-def lu_conv(module: nn.Module, depth: int) -> bijectors.LUInvertible1x1Conv:
-  """An LU-decomposed invertible 1x1 convolution (Glow, sec. 3.2) whose parameters `module` owns;
-  the permutation and the signs stay as initialised (no gradient reaches them)."""
+def lu_conv(module: nn.Module, depth: int, event_ndims: int = 3) -> bijectors.LUInvertible1x1Conv:
+  """An LU-decomposed invertible 1x1 convolution (Glow, sec. 3.2) over the `depth` channels of
+  events of rank `event_ndims`, whose parameters `module` owns; the permutation and the signs stay
+  as initialised (no gradient reaches them)."""
   lu = module.param("lu", lambda rng: bijectors.lu_init(rng, depth))
   return bijectors.LUInvertible1x1Conv(**{
       name: jax.lax.stop_gradient(value) if name in FIXED_LU_ENTRIES else value for name, value in lu.items()
-  })
+  }, event_ndims=event_ndims)
+
+
+def run_step(step: distrax.Bijector, carry: tuple[jax.Array, jax.Array], reverse: bool) -> tuple[jax.Array, jax.Array]:
+  """The carry (h, log_det) after one step of flow: `step` run forward, or inverted with `reverse`,
+  its log-det added."""
+  h, log_det = carry
+  h, step_log_det = step.inverse_and_log_det(h) if reverse else step.forward_and_log_det(h)
+  return h, log_det + step_log_det
 
 
 def scanned_steps(step: type[nn.Module], num_steps: int, reverse: bool, remat: bool, name: str,

@@ -49,7 +49,7 @@ class FlowppStep(nn.Module):
 
   @nn.compact
   def __call__(self, carry, context):
-    h, log_det = carry
+    h = carry[0]
     depth = h.shape[-1]
     parts = [flow_steps.actnorm(self, h)]
     if self.pointwise:
@@ -60,8 +60,7 @@ class FlowppStep(nn.Module):
     parts.append(bijectors.Coupling(bijectors.SplitPartition(), conditioner, self.transformer(), condition=context))
     parts.append(bijectors.ChannelPermutation(jnp.roll(jnp.arange(depth), -(depth // 2))))
     step = distrax.Chain(parts[::-1])  # a Chain applies its last bijector first
-    h, step_log_det = step.inverse_and_log_det(h) if self.reverse else step.forward_and_log_det(h)
-    return (h, log_det + step_log_det), None
+    return flow_steps.run_step(step, carry, self.reverse), None
 
   def transformer(self) -> bijectors.coupling.Transformer:
     """The logistic-mixture CDF of `components` components, or with none the affine map

@@ -44,7 +44,7 @@ class GlowStep(nn.Module):
   @nn.compact
   def __call__(self, carry, context):
     """`context`: the class code [N, K] its couplings' conditioners take, or None."""
-    h, log_det = carry
+    h = carry[0]
     depth = h.shape[-1]
     # ActNorm initialises from the step's input; a Chain applies its last bijector first.
     norm, conv = flow_steps.actnorm(self, h), flow_steps.lu_conv(self, depth)
@@ -52,9 +52,7 @@ class GlowStep(nn.Module):
     coupling = bijectors.Coupling(
         bijectors.SplitPartition(), conditioner if context is None else functools.partial(conditioner, condition=context),
         bijectors.affine_transformer("sigmoid", shift_first=self.shift_first))
-    step = distrax.Chain([coupling, conv, norm])
-    h, step_log_det = step.inverse_and_log_det(h) if self.reverse else step.forward_and_log_det(h)
-    return (h, log_det + step_log_det), None
+    return flow_steps.run_step(distrax.Chain([coupling, conv, norm]), carry, self.reverse), None
 
 
 class Glow(nn.Module):

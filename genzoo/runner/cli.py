@@ -2,11 +2,12 @@
 
   genzoo train --config experiments/vae.py:mnist5k [--config.a.b=v ...] --workdir DIR [--overwrite]
   genzoo eval --workdir DIR [--step N] [--config.eval.KEY=VALUE ...]
-              shorthands: --iwae-k K, --metrics fid,kid,modes,class_consistency,intra_fid, --features-dir DIR,
-              --extractor classifier|inception, --inception-weights FILE.npz, --truncation PSI
+              shorthands: --iwae-k K, --metrics fid,kid,modes,class_consistency,intra_fid,log_mel_distance,
+              --features-dir DIR, --extractor classifier|inception, --inception-weights FILE.npz, --truncation PSI
   genzoo train-features --dataset mnist5k [--features-dir DIR]
-  genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7] [--truncation 0.7] [--output FILE.png]
-                [--class 3 | --class 0,1,2 | --class all]   (class-conditional models: --num per class)
+  genzoo sample --workdir DIR [--step N] [--num 64] [--temperature 0.7 | --sigma 0.6] [--truncation 0.7]
+                [--output FILE.png] [--class 3 | --class 0,1,2 | --class all]   (class-conditional models: --num per class)
+  genzoo vocode --workdir DIR --input SPEECH.wav --output OUT.wav [--sigma 0.6] [--step N]
   genzoo style-mix --workdir DIR [--step N] [--band coarse|middle|fine] [--sources 6] [--truncation 0.7]
                    [--output FILE.png]
   genzoo interpolate --workdir DIR [--step N] [--num-pairs 8] [--num-steps 10] [--output FILE.png]
@@ -35,7 +36,7 @@ from ml_collections import config_flags
 from genzoo import checks
 from genzoo.errors import UserError
 
-COMMANDS = ("train", "eval", "sample", "style-mix", "interpolate", "score", "ood", "train-features")
+COMMANDS = ("train", "eval", "sample", "vocode", "style-mix", "interpolate", "score", "ood", "train-features")
 # Commands that read a run and take --config.eval.KEY=VALUE overrides of its evaluation settings.
 EVAL_OVERRIDE_COMMANDS = ("eval", "score", "ood")
 USER_ERROR_STATUS = 2
@@ -53,6 +54,10 @@ _IWAE_K = flags.DEFINE_integer(
     "iwae-k", None, "eval: importance samples (>= 1): the VAE's IWAE bound, a flow's dequantisation estimate.")
 _NUM = flags.DEFINE_integer("num", 64, "sample: number of samples in the grid.")
 _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "sample: temperature of the prior (>= 0).")
+_SIGMA = flags.DEFINE_float(
+    "sigma", None, "sample/vocode: a flow's base standard deviation at sampling, instead of --temperature "
+    "(WaveGlow: 0.6 in the paper's code; temperature = sigma / model.sigma).")
+_INPUT = flags.DEFINE_string("input", None, "vocode: the mono 16-bit WAV file to re-synthesise.")
 _CLASS = flags.DEFINE_string(
     "class", None, "sample: samples of one class (3), of several (0,1,2; one row each) or of all, --num per class; "
     "class-conditional models only.")
@@ -62,12 +67,14 @@ _TRUNCATION = flags.DEFINE_float(
     "BigGAN's threshold on |z| (0: none).")
 _BAND = flags.DEFINE_string("band", "coarse", "style-mix: the layers that take the column's styles: coarse, middle or fine.")
 _SOURCES = flags.DEFINE_integer("sources", 6, "style-mix: row and column sources of the grid.")
-_OUTPUT = flags.DEFINE_string("output", None, "sample/style-mix/interpolate: PNG path (default: in the workdir).")
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "sample/style-mix/interpolate: PNG path (default: in the workdir); vocode: the WAV file to write.")
 _NUM_PAIRS = flags.DEFINE_integer("num-pairs", 8, "interpolate: pairs of test examples, one row each.")
 _NUM_STEPS = flags.DEFINE_integer("num-steps", 10, "interpolate: points on each walk, one row per pair (>= 2).")
 _METRICS = flags.DEFINE_string(
     "metrics", None, "eval: sample-quality metrics to add, comma-separated out of "
-    "fid,kid,modes,class_consistency,intra_fid (the last two: class-conditional models).")
+    "fid,kid,modes,class_consistency,intra_fid (class_consistency and intra_fid: class-conditional models) "
+    "and log_mel_distance (vocoders).")
 _FEATURES_DIR = flags.DEFINE_string(
     "features-dir", None, "eval/train-features: directory of the cached feature classifiers "
     "(default: $GENZOO_FEATURES_DIR or ~/.cache/genzoo/features).")
@@ -156,9 +163,15 @@ def main(argv: list[str]) -> None:
   elif command == "eval":
     runner.evaluate(workdir, _STEP.value, _eval_overrides(overrides), _TRUNCATION.value)
   elif command == "sample":
+    if _SIGMA.value is not None and flags.FLAGS["temperature"].present:
+      raise UserError("give --sigma or --temperature, not both (--sigma S is temperature S / model.sigma)")
     path = runner.sample(workdir, _OUTPUT.value, _NUM.value, _TEMPERATURE.value, _STEP.value, _TRUNCATION.value,
-                         _CLASS.value)
+                         _CLASS.value, _SIGMA.value)
     runner.chief_print(f"wrote {path}")
+  elif command == "vocode":
+    if not _INPUT.value or not _OUTPUT.value:
+      raise UserError("vocode needs --input SPEECH.wav (mono 16-bit PCM at the run's sample rate) and --output OUT.wav")
+    runner.chief_print(f"wrote {runner.vocode(workdir, _INPUT.value, _OUTPUT.value, _STEP.value, _SIGMA.value)}")
   elif command == "score":
     if not _DATA.value:
       raise UserError("score needs --data SET, e.g. --data test or --data noise")

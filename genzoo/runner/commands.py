@@ -8,13 +8,17 @@ import ml_collections
 import numpy as np
 
 from genzoo import checks, tasks
+from genzoo import data as datasets
+from genzoo.data import spectrogram
 from genzoo.config import check_runner_settings
 from genzoo.errors import MissingFileError, UserError
 from genzoo.runner import config as run_config
-from genzoo.runner import images, workdir as run_files
+from genzoo.runner import audio, images
+from genzoo.runner import workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
-from genzoo.runner.render import Samples
+from genzoo.runner.render import Picture, Samples
+from genzoo.runner.writers import save_picture
 from genzoo.runner.session import (SAMPLE_STREAM, Session, chief_print, chief_warn, conditional_classes, is_chief,
                                    load_split, stream)
 
@@ -113,29 +117,90 @@ def requested_classes(text: str, num_classes: int) -> np.ndarray:
   return np.asarray(classes)
 
 
+def _save(picture: Picture, path: str) -> None:
+  """Writes `picture` (and its sounds beside it, which are listed)."""
+  if not is_chief():
+    return
+  sounds = save_picture(picture, path)[1:]
+  if sounds:
+    chief_print(f"wrote {len(sounds)} sound files beside it: {', '.join(os.path.basename(p) for p in sounds)}")
+
+
 def sample(workdir: str, output: str | None, num: int, temperature: float, step: int | None = None,
-           truncation: float | None = None, classes: str | None = None) -> str:
+           truncation: float | None = None, classes: str | None = None, sigma: float | None = None) -> str:
   """Writes a PNG of `num` samples at `temperature` (and `truncation`, for generators with a
   truncation trick), drawn by the renderer of the data's kind; returns its path. `classes`
   (`--class`: "3", "0,1,2" or "all") asks a class-conditional model for `num` samples of each of
-  those classes, one row per class when there are several."""
+  those classes, one row per class when there are several. `sigma` (flows) sets the base's
+  standard deviation instead of the temperature (WaveGlow's inference sigma). Audio samples
+  are written as WAV files beside the PNG of their spectrograms; a model conditioned on the data
+  (a vocoder) re-synthesises the first `num` test examples."""
   checks.check_value("--num", num, checks.at_least(1))
   checks.check_value("--temperature", temperature, checks.NON_NEGATIVE)
+  if sigma is not None:
+    checks.check_value("--sigma", sigma, checks.NON_NEGATIVE)
   if output is not None:
     run_files.check_output_path(output)
   config, session, step, state = restore_session(workdir, step, truncation_overrides(workdir, truncation))
   labels = None if classes is None else requested_classes(classes, conditional_classes(session.task))
+  if sigma is not None:
+    temperature = sigma_temperature(session.task, sigma)
   suffix = truncation_suffix(truncation) + (
       "" if labels is None else f"_class{'all' if classes.strip() == 'all' else '-'.join(map(str, labels))}")
-  path = output or os.path.join(workdir, f"samples_{step}_t{temperature:g}{suffix}.png")
+  spread = f"t{temperature:g}" if sigma is None else f"sigma{sigma:g}"
+  path = output or os.path.join(workdir, f"samples_{step}_{spread}{suffix}.png")
   run_files.check_output_path(path)
   if labels is None:
     picture = session.render(state, session.sample(state, num, temperature))
   else:
     picture = session.class_grid(state, labels, num, temperature)
-  if is_chief():
-    images.save_png(picture.pixels, path, scale=picture.scale)
+  _save(picture, path)
   return path
+
+
+def sigma_temperature(task, sigma: float) -> float:
+  """The temperature of `task`'s prior that samples at base standard deviation `sigma`."""
+  if not hasattr(task, "temperature_for_sigma"):
+    raise UserError("--sigma sets a flow's base standard deviation; this run's family has none (use --temperature)")
+  return task.temperature_for_sigma(sigma)
+
+
+def vocode(workdir: str, input_path: str, output: str, step: int | None = None, sigma: float | None = None) -> str:
+  """Re-synthesises the mono 16-bit WAV file `input_path` with a run's vocoder (a model
+  conditioned on features of the waveform: WaveGlow from its mel-spectrogram) at base standard
+  deviation `sigma` (default: `eval.sample_temperature` times the training sigma), writes the
+  result to the WAV file `output` and a PNG of both spectrograms beside it, prints the log-mel
+  distance between them; returns `output`."""
+  if sigma is not None:
+    checks.check_value("--sigma", sigma, checks.NON_NEGATIVE)
+  if not output.endswith(".wav"):
+    raise UserError(f"--output {output!r} must name a .wav file")
+  run_files.check_output_path(output)
+  config, session, step, state = restore_session(workdir, step)
+  if not getattr(session.task, "conditioned_on_data", False):
+    raise UserError(f"the run in {workdir} does not generate from features of a given waveform; vocoding needs a run "
+                    "of a vocoder such as experiments/waveglow.py")
+  feature = session.spec.x
+  waveform = audio.read_wav(input_path, feature.sample_rate)
+  length = session.task.padded_length(len(waveform))
+  spec = datasets.audio_spec(length, feature.sample_rate)
+  vocoder = Session.create(config, spec=spec, parallel=session.parallel)
+  given = np.pad(waveform, (0, length - len(waveform)))[None]
+  temperature = (config.eval.get("sample_temperature", 1.0) if sigma is None
+                 else sigma_temperature(vocoder.task, sigma))
+  values, failures = jax.device_get(vocoder.jit_sample(state, stream(config, SAMPLE_STREAM), 1, temperature, None, given))
+  if failures:
+    chief_warn(f"{int(failures)} of {length} samples could not be computed (not finite) and are written as 0")
+  samples = Samples(np.asarray(values)[:, :len(waveform)], feature, references=waveform[None])
+  settings = spectrogram.published_settings(feature.sample_rate)
+  distance = float(spectrogram.log_mel_distance(*(spectrogram.pcm_log_mel_spectrogram(x, settings)
+                                                  for x in (samples.values, samples.references))))
+  picture = session.render(state, samples)
+  if is_chief():
+    audio.save_wav(samples.values[0], output, feature.sample_rate)
+    images.save_png(picture.pixels, f"{os.path.splitext(output)[0]}.png", scale=picture.scale)
+  chief_print(f"log-mel distance to the input: {distance:.4f} nats ({len(waveform) / feature.sample_rate:.2f} s)")
+  return output
 
 
 def style_mix(workdir: str, output: str | None, band: str, sources: int, step: int | None = None,
@@ -154,8 +219,7 @@ def style_mix(workdir: str, output: str | None, band: str, sources: int, step: i
   grid = jax.jit(session.task.style_mixing_grid, static_argnums=(2, 3))(
       state, stream(config, SAMPLE_STREAM), sources, band)
   picture = session.render(state, Samples(np.asarray(grid), session.spec.x), columns=sources + 1)
-  if is_chief():
-    images.save_png(picture.pixels, path, scale=picture.scale)
+  _save(picture, path)
   return path
 
 
@@ -181,6 +245,5 @@ def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int
   walk = jax.jit(session.task.interpolate, static_argnums=3)
   strips = np.asarray(walk(state, test_examples[0 : 2 * num_pairs : 2], test_examples[1 : 2 * num_pairs : 2], num_steps))
   picture = session.render(state, Samples(strips.reshape((-1,) + strips.shape[2:]), session.spec.x), columns=num_steps)
-  if is_chief():
-    images.save_png(picture.pixels, path, scale=picture.scale)
+  _save(picture, path)
   return path

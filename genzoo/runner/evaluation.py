@@ -70,13 +70,30 @@ class Evaluator:
     """The scores `eval.sample_metrics` lists (nothing if empty) of `eval.metric_samples`
     samples drawn at `eval.sample_temperature`, on images without their `data.pad` border:
     FID/KID/mode coverage against the test split and, for a class-conditional model, class
-    consistency and intra-class FID (see `metrics.evaluate_samples`). Configs stored before these
-    keys read as empty."""
+    consistency and intra-class FID (see `metrics.evaluate_samples`); for a vocoder, the log-mel
+    distance of its re-syntheses of test examples. Configs stored before these keys read as empty."""
     names = metrics.parse_metric_names(self.config.eval.get("sample_metrics", ""))
-    if not names:
-      return {}
+    image_names = tuple(name for name in names if name in metrics.IMAGE_METRICS)
     rng = stream(self.config, METRICS_STREAM)
     temperature = self.config.eval.get("sample_temperature", 1.0)
+    scores = self.image_metrics(state, image_names, rng, temperature) if image_names else {}
+    if set(names) & set(metrics.RESYNTHESIS_METRICS):
+      scores.update(self.resynthesis_metrics(state, jax.random.fold_in(rng, 1), temperature))
+    return {**scores, "sample_temperature": temperature} if scores else {}
+
+  def resynthesis_metrics(self, state, rng, temperature: float) -> dict:
+    """The log-mel distance of the first `eval.metric_samples` test examples re-synthesised from
+    their features, and Griffin-Lim's (see `metrics.resynthesis`)."""
+
+    def resynthesise(index: int, originals: np.ndarray) -> np.ndarray:
+      return self.session.sample(state, len(originals), temperature, jax.random.fold_in(rng, index), given=originals).values
+
+    return metrics.resynthesis_scores(
+        resynthesise, self.test_data[self.test_data.spec.target], self.test_data.spec.x.sample_rate,
+        self.config.eval.get("metric_samples", 1000), self.config.data.eval_batch_size, jax.random.fold_in(rng, 1))
+
+  def image_metrics(self, state, names: tuple[str, ...], rng, temperature: float) -> dict:
+    """FID, KID, mode coverage and the class metrics among `names`."""
     num_classes = conditional_classes(self.session.task)
 
     def generate(index: int, size: int, labels: np.ndarray | None) -> np.ndarray:
@@ -85,13 +102,12 @@ class Evaluator:
         batch_rng = jax.random.fold_in(batch_rng, 1 + int(labels[0]))
       return self.unpadded(self.session.sample(state, size, temperature, batch_rng, labels).values)
 
-    scores = metrics.evaluate_samples(
+    return metrics.evaluate_samples(
         generate, self.reference, names, num_samples=self.config.eval.get("metric_samples", 1000),
         batch_size=self.config.data.eval_batch_size,
         feature_extractor=self.feature_extractor if {"fid", "kid", "intra_fid"} & set(names) else None,
         classifier=self.classifier if {"modes", "class_consistency"} & set(names) else None,
         num_classes=num_classes, class_reference=self.class_reference if "intra_fid" in names else None)
-    return {**scores, "sample_temperature": temperature}
 
   @functools.cached_property
   def feature_extractor(self):

@@ -11,6 +11,7 @@ import numpy as np
 
 from genzoo import data as datasets
 from genzoo import metrics, tasks
+from genzoo.errors import UserError
 from genzoo.runner.checkpoints import abstract_with_sharding
 from genzoo.runner.mesh import DataParallel
 from genzoo.runner.render import Picture, Samples, render
@@ -86,8 +87,10 @@ class Session:
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
     datasets.check_mutation(config.data.get("mutation_rate", 0.0), spec.x.levels)
     task = tasks.make_task(config, spec)
-    metrics.check_class_metrics(metrics.parse_metric_names(config.eval.get("sample_metrics", "")),
-                                conditional_classes(task))
+    names = metrics.parse_metric_names(config.eval.get("sample_metrics", ""))
+    metrics.check_image_metrics(names, spec.x.kind)
+    metrics.check_class_metrics(names, conditional_classes(task))
+    metrics.check_resynthesis_metrics(names, getattr(task, "conditioned_on_data", False))
     return cls(config, spec, parallel, task)
 
   def example_batch(self) -> dict[str, np.ndarray]:
@@ -125,8 +128,24 @@ class Session:
     once per session (compiled once per sample count, and with labels or without)."""
     checked = getattr(self.task, "sample_checked", None)
     if checked is None:
-      checked = lambda state, rng, num, temperature, labels: (self.task.sample(state, rng, num, temperature, labels), 0)
+      checked = lambda state, rng, num, temperature, labels, given=None: (
+          self.task.sample(state, rng, num, temperature, labels), 0)
     return jax.jit(checked, static_argnums=2, out_shardings=self.parallel.replicated)
+
+  def given_examples(self, num: int) -> np.ndarray | None:
+    """The examples a task `conditioned_on_data` generates from: the first `num` test examples
+    (the same ones every time, so samples of a run's steps compare); None for other tasks."""
+    if not getattr(self.task, "conditioned_on_data", False):
+      return None
+    test = self._test_examples
+    if num > len(test):
+      raise UserError(f"this model generates from the features of given test examples, and the test split has "
+                      f"{len(test)}; ask for at most {len(test)} samples")
+    return test[:num]
+
+  @functools.cached_property
+  def _test_examples(self) -> np.ndarray:
+    return load_split(self.config, "test")[self.spec.target]
 
   @functools.cached_property
   def jit_example_scores(self):
@@ -143,16 +162,20 @@ class Session:
     log_density = getattr(self.task, "log_density", None)
     return None if log_density is None else jax.jit(log_density, out_shardings=self.parallel.replicated)
 
-  def sample(self, state, num: int, temperature: float = 1.0, rng=None, labels: np.ndarray | None = None) -> Samples:
+  def sample(self, state, num: int, temperature: float = 1.0, rng=None, labels: np.ndarray | None = None,
+             given: np.ndarray | None = None) -> Samples:
     """`num` samples at `temperature`, tagged with the data's target feature; with `labels` [num],
-    of those classes (a class-conditional task only; see `conditional_classes`)."""
+    of those classes (a class-conditional task only; see `conditional_classes`); a task
+    conditioned on the data generates from the `given` examples [num, ...] (default: the first
+    `num` test examples), which come with the samples as their references."""
     rng = stream(self.config, SAMPLE_STREAM) if rng is None else rng
     labels = None if labels is None else np.asarray(labels, np.int32)
-    values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature, labels))
+    given = self.given_examples(num) if given is None else given
+    values, failures = jax.device_get(self.jit_sample(state, rng, num, temperature, labels, given))
     if failures:
       chief_warn(f"{int(failures)} of {np.size(values)} sampled values could not be computed (not finite: a "
                  "numerical inverse short of its tolerance, or an overflow in the inverse) and are shown as 0")
-    return Samples(np.asarray(values), self.spec.x)
+    return Samples(np.asarray(values), self.spec.x, references=given)
 
   def class_grid(self, state, classes: np.ndarray, per_class: int, temperature: float = 1.0) -> Picture:
     """`per_class` samples of each of `classes` from a class-conditional task, one row per class
@@ -161,12 +184,12 @@ class Session:
     return self.render(state, samples, columns=per_class if len(classes) > 1 else None)
 
   def preview(self, state, num: int) -> Picture:
-    """The picture of `num` samples a run shows as it trains: for a class-conditional task, one
-    row per class."""
-    num_classes = conditional_classes(self.task)
+    """The picture of `num` samples a run shows as it trains, drawn at `eval.sample_temperature`
+    (as the scored ones): for a class-conditional task, one row per class."""
+    num_classes, temperature = conditional_classes(self.task), self.config.eval.get("sample_temperature", 1.0)
     if num_classes:
-      return self.class_grid(state, np.arange(num_classes), max(1, num // num_classes))
-    return self.render(state, self.sample(state, num))
+      return self.class_grid(state, np.arange(num_classes), max(1, num // num_classes), temperature)
+    return self.render(state, self.sample(state, num, temperature))
 
   def render(self, state, samples: Samples, columns: int | None = None) -> Picture:
     """`samples` drawn by their kind's renderer, with the model's density where it can show it."""

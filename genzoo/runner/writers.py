@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from genzoo.data.spectrogram import PCM_FULL_SCALE
+from genzoo.runner import audio
 from genzoo.runner import images as image_utils
 from genzoo.runner.render import Picture
 
@@ -48,16 +50,32 @@ class RunWriter:
     self._tensorboard.flush()
 
   def picture(self, step: int, name: str, picture: Picture, path: str) -> None:
-    """Writes a rendered picture to `path` (PNG, enlarged by its scale) and to TensorBoard."""
+    """Writes a rendered picture to `path` (PNG, enlarged by its scale) with its sounds beside it
+    (`save_picture`), and all of them to TensorBoard."""
     if not self.enabled:
       return
-    image_utils.save_png(picture.pixels, path, scale=picture.scale)
+    save_picture(picture, path)
     self._tensorboard.add_image(name, picture.pixels, step, dataformats="HWC")
+    for sound_name, waveform in picture.sounds:
+      self._tensorboard.add_audio(f"{name}/{sound_name}", waveform.astype(np.float32) / PCM_FULL_SCALE, step,
+                                  sample_rate=picture.sample_rate)
     self._tensorboard.flush()
 
   def close(self) -> None:
     if self._tensorboard is not None:
       self._tensorboard.close()
+
+
+def save_picture(picture: Picture, path: str) -> list[str]:
+  """Writes `picture` to the PNG `path` and each of its sounds to a WAV file named after it
+  (samples_100.png: samples_100_0.wav, samples_100_0_original.wav, ...); returns the paths."""
+  image_utils.save_png(picture.pixels, path, scale=picture.scale)
+  stem = os.path.splitext(path)[0]
+  paths = [path]
+  for name, waveform in picture.sounds:
+    paths.append(f"{stem}_{name}.wav")
+    audio.save_wav(waveform, paths[-1], picture.sample_rate)
+  return paths
 
 
 def truncate_metrics(path: str, last_step: int) -> None:

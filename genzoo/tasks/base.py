@@ -15,8 +15,11 @@ and, optionally, `interpolate(state, start, end, num_steps) -> [P, num_steps, *s
 draws labels [num] int32 of those classes, or uniform classes for labels=None; an unconditional
 task has 0 or no such attribute and is never given labels),
 `log_density(state, points) -> [N]` (the model's log-density at points of a continuous target,
-which the renderer of low-dimensional data draws) and `sample_checked(state, rng, num,
-temperature, labels) -> (samples, failures)`, the samples with the number of entries the model
+which the renderer of low-dimensional data draws), `conditioned_on_data`: true for a task that
+generates each example from features of a given one (a vocoder: a waveform from its
+mel-spectrogram), whose `sample` then takes `given` examples [num, *spec.x.shape] (the runner
+passes test examples), `sample_checked(state, rng, num, temperature, labels[, given]) ->
+(samples, failures)`, the samples with the number of entries the model
 could not compute (a flow's numerical inverse short of its tolerance), which the runner then
 reports, and `example_scores(state, batch, rng) -> {name: [N]}`, per-example anomaly scores
 (higher: less typical of the training data; a likelihood family's are its evaluation estimates per

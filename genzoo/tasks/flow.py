@@ -14,6 +14,11 @@ q(u | x) instead, trained jointly: log P(x) >= E_q[log p(y) - log q(u | x)] - D 
 noise samples gives the tighter importance-weighted estimate log (1/S) sum_s p(y_s) / q(u_s | x)
 (`tasks.importance`; any dequantiser), which evaluation reports when `eval.iwae_k` > 1.
 
+A model conditioned on features of its own data (one with `context_of(x)`: WaveGlow, on the
+mel-spectrogram of the waveform) is a flow for every context, log p(y | context(x)) with the
+context computed from the clean data; it samples from the contexts of given examples (a vocoder
+re-synthesises them), and 16-bit audio is dequantised like images, bits/dim being bits per sample.
+
 Class-conditional (`model.num_classes` > 0, models with that field: Glow), the model is a flow
 for every label y and the densities are log p(x | y); samples are drawn for requested classes.
 With `loss.class_weight` > 0 the model's class logits (Glow: a classifier of its top latents) add
@@ -48,6 +53,7 @@ from genzoo.models.flowpp import DequantizationFlow, FlowPlusPlus
 from genzoo.models.glow import Glow
 from genzoo.models.realnvp import RealNVP
 from genzoo.models.vector_flow import VectorRealNVP
+from genzoo.models.waveglow import WaveGlow
 from genzoo.tasks import common, importance
 from genzoo.tasks.base import Batch, State
 
@@ -56,7 +62,10 @@ from genzoo.tasks.base import Batch, State
 # (and back with inverse=True) with the log-det; its defaults, the data kinds it models (KINDS),
 # its random streams (RNG_STREAMS, drawn in training) and its CONFIG_RULES live with it. Register
 # a new flow here.
-FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP, "vector_realnvp": VectorRealNVP, "flowpp": FlowPlusPlus}
+FLOW_MODELS = {"glow": Glow, "realnvp": RealNVP, "vector_realnvp": VectorRealNVP, "flowpp": FlowPlusPlus,
+               "waveglow": WaveGlow}
+# Fields a flow model takes from the data's description rather than the config, when it declares them.
+DATA_FIELDS = ("event_shape", "sample_rate")
 
 
 _MODEL_STREAM = 1  # folded into a step's key for the model's own random streams
@@ -77,7 +86,8 @@ class StandardNormal:
 
 @dataclasses.dataclass(frozen=True)
 class UniformDequantizer:
-  """Discrete data x in {0, ..., K-1}^D <-> y = (x + u) / K in [0, 1)^D, u ~ U[0, 1)^D.
+  """Discrete data x in {0, ..., K-1}^D <-> y = (x + u) / K in [0, 1)^D, u ~ U[0, 1)^D (signed
+  data, 16-bit PCM in {-K/2, ..., K/2 - 1}: y in [-1/2, 1/2)).
 
   A dequantiser has `init(rng, x)` (its parameters, or None: `LEARNED` says which) and
   `__call__(params, x, rng, train=False) -> (y, log_correction)`, one draw with
@@ -107,8 +117,8 @@ class UniformDequantizer:
     return (x.astype(jnp.float32) + 0.5) / self.feature.levels
 
   def quantize(self, y: jax.Array) -> jax.Array:
-    levels = self.feature.levels
-    return jnp.clip(jnp.floor(y * levels), 0, levels - 1).astype(jnp.uint8)
+    low, high = self.feature.value_range
+    return jnp.clip(jnp.floor(y * self.feature.levels), low, high).astype(self.feature.dtype)
 
   def loss(self, log_likelihood: jax.Array) -> jax.Array:
     """Bits per dimension."""
@@ -190,6 +200,12 @@ def dequantizer_for(feature: Feature, dequantizer_config: ml_collections.ConfigD
   return VariationalDequantizer(feature, flow_class(event_shape=feature.shape, levels=feature.levels, **fields))
 
 
+def data_fields(model_class: type, feature: Feature) -> dict:
+  """The `DATA_FIELDS` that `model_class` declares, from the data's target `feature`."""
+  declared = {field.name for field in dataclasses.fields(model_class)}
+  return {name: getattr(feature, "shape" if name == "event_shape" else name) for name in DATA_FIELDS if name in declared}
+
+
 def takes_labels(model_class: type) -> bool:
   """Whether a flow model can be class-conditional: it declares a `num_classes` field and takes
   `labels` in its apply."""
@@ -239,7 +255,7 @@ class FlowTask:
     checks.check_config(config, {"model.name": checks.one_of(FLOW_MODELS),
                                  "dequantizer.name": checks.one_of(DEQUANTIZERS)})
     model_class = FLOW_MODELS[config.model.name]
-    checks.check_model_keys(config, model_class, provided=("event_shape", "num_classes"),
+    checks.check_model_keys(config, model_class, provided=DATA_FIELDS + ("num_classes",),
                             family_keys=("name", "num_classes"))
     dequantizer_class = DEQUANTIZERS[config.dequantizer.name]
     checks.check_model_keys(config, dequantizer_class, provided=("event_shape", "levels"), section="dequantizer")
@@ -269,8 +285,19 @@ class FlowTask:
   @functools.cached_property
   def model(self):
     classes = {"num_classes": self.num_classes} if self.num_classes else {}
-    return FLOW_MODELS[self.config.model.name](
-        event_shape=self.data.x.shape, **classes, **common.module_fields(self.config.model, ("name", "num_classes")))
+    model_class = FLOW_MODELS[self.config.model.name]
+    return model_class(**data_fields(model_class, self.data.x), **classes,
+                       **common.module_fields(self.config.model, ("name", "num_classes")))
+
+  @property
+  def conditioned_on_data(self) -> bool:
+    """Whether the model generates an example given features of it (WaveGlow: a waveform given
+    its mel-spectrogram), which the model's `context_of` computes from the clean data."""
+    return hasattr(self.model, "context_of")
+
+  def context(self, x: jax.Array) -> jax.Array | None:
+    """What the model is conditioned on for the clean data x (None: nothing)."""
+    return self.model.context_of(x) if self.conditioned_on_data else None
 
   @functools.cached_property
   def dequantizer(self) -> Dequantizer:
@@ -302,35 +329,44 @@ class FlowTask:
   # -- densities ---------------------------------------------------------------------------------
 
   def apply(self, flow_params, inputs: jax.Array, *, inverse: bool = False, train: bool = False,
-            rng: jax.Array | None = None, labels: jax.Array | None = None, class_logits: bool = False):
-    """The flow model in either direction (given `labels` [N] when class-conditional); in training
-    its random streams draw from `rng`. With `class_logits`, the forward direction also returns
-    the model's class logits [N, num_classes]."""
+            rng: jax.Array | None = None, labels: jax.Array | None = None, context: jax.Array | None = None,
+            class_logits: bool = False):
+    """The flow model in either direction (given `labels` [N] when class-conditional, and the
+    `context` of a model conditioned on the data); in training its random streams draw from `rng`.
+    With `class_logits`, the forward direction also returns the model's class logits
+    [N, num_classes]."""
     rngs = model_rngs(self.model, rng) if train else {}
-    conditioning = {"labels": labels} if self.num_classes else {}
+    conditioning = self.conditioning(labels, context)
     if not class_logits:
       return self.model.apply({"params": flow_params}, inputs, inverse, train=train, rngs=rngs, **conditioning)
     (z, log_det), sown = self.model.apply({"params": flow_params}, inputs, False, train=train, rngs=rngs,
                                           mutable=["intermediates"], **conditioning)
     return z, log_det, sown["intermediates"]["class_logits"][0]
 
+  def conditioning(self, labels: jax.Array | None, context: jax.Array | None) -> dict:
+    """The model's conditioning keyword arguments."""
+    return {**({"labels": labels} if self.num_classes else {}), **({} if context is None else {"context": context})}
+
   def log_prob(self, flow_params, y: jax.Array, *, train: bool = False, rng: jax.Array | None = None,
-               labels: jax.Array | None = None, class_logits: bool = False):
+               labels: jax.Array | None = None, context: jax.Array | None = None, class_logits: bool = False):
     """Exact log-density of the model's continuous variable y, per example (log p(y | labels)
-    when class-conditional); with `class_logits`, (that, the model's class logits)."""
+    when class-conditional, log p(y | context) when conditioned on the data); with
+    `class_logits`, (that, the model's class logits)."""
     check_finite_input(y)
-    z, log_det, *logits = self.apply(flow_params, y, train=train, rng=rng, labels=labels, class_logits=class_logits)
+    z, log_det, *logits = self.apply(flow_params, y, train=train, rng=rng, labels=labels, context=context,
+                                     class_logits=class_logits)
     log_p = self.prior.log_prob(z) + log_det
     return (log_p, logits[0]) if class_logits else log_p
 
   def log_likelihood_bound(self, params, x: jax.Array, rng: jax.Array, *, labels: jax.Array | None = None,
                            train: bool = False, class_logits: bool = False):
-    """log P(x) (log P(x | labels) when class-conditional) in nats per example, from one
-    dequantisation draw: exact for continuous data, the dequantisation bound for discrete data.
-    With `class_logits`, (that, the model's class logits)."""
+    """log P(x) (log P(x | labels) when class-conditional, log P(x | context of x) when
+    conditioned on the data) in nats per example, from one dequantisation draw: exact for
+    continuous data, the dequantisation bound for discrete data. With `class_logits`, (that, the
+    model's class logits)."""
     y, log_correction = self.dequantizer(self.dequantizer_params(params), x, rng, train=train)
     density = self.log_prob(self.flow_params(params), y, train=train, rng=jax.random.fold_in(rng, _MODEL_STREAM),
-                            labels=labels, class_logits=class_logits)
+                            labels=labels, context=self.context(x), class_logits=class_logits)
     if class_logits:
       return density[0] + log_correction, density[1]
     return density + log_correction
@@ -360,7 +396,7 @@ class FlowTask:
     x = example_batch[self.data.target]
     dequantizer_params = self.dequantizer.init(jax.random.fold_in(init_rng, 1), x)
     y, _ = self.dequantizer(dequantizer_params, x, noise_rng)
-    conditioning = {"labels": self.labels(example_batch)} if self.num_classes else {}
+    conditioning = self.conditioning(self.labels(example_batch), self.context(x))
     flow_params = self.model.init(init_rng, y, **conditioning)["params"]
     params = {"flow": flow_params, "dequantizer": dequantizer_params} if self.dequantizer.LEARNED else flow_params
     state = {"params": params, "opt_state": self.optimizer.init(params), "step": jnp.zeros((), jnp.int32)}
@@ -437,14 +473,15 @@ class FlowTask:
     return summary
 
   def sample(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
-             labels: jax.Array | None = None) -> jax.Array:
+             labels: jax.Array | None = None, given: jax.Array | None = None) -> jax.Array:
     """Data from latents drawn from the base at `temperature`, quantised back to the data's
     levels where the data are discrete; of the classes `labels` [num] when class-conditional
-    (uniform classes if None)."""
-    return self.sample_checked(state, rng, num, temperature, labels)[0]
+    (uniform classes if None); for a model conditioned on the data, one for the features of
+    each of the `given` examples [num, ...] (a vocoder re-synthesises them from their mels)."""
+    return self.sample_checked(state, rng, num, temperature, labels, given)[0]
 
   def sample_checked(self, state: State, rng: jax.Array, num: int, temperature: float = 1.0,
-                     labels: jax.Array | None = None):
+                     labels: jax.Array | None = None, given: jax.Array | None = None):
     """(`sample`'s values, how many of their entries the inverse could not compute): a flow
     inverse returns NaN where it fails (a root finder short of its tolerance) and may overflow
     (a latent far out in the tails through contracting couplings), and those entries are counted
@@ -452,8 +489,29 @@ class FlowTask:
     z_rng, label_rng = jax.random.split(rng) if self.num_classes else (rng, None)
     z = self.prior.sample(z_rng, (num, self.data.x.size), temperature)
     labels = common.sampling_labels(label_rng, num, self.num_classes, labels)
-    y = self.decode(self.flow_params(self.evaluated_params(state)), z, labels)
+    y = self.decode(self.flow_params(self.evaluated_params(state)), z, labels, self.given_context(given, num))
     return self.dequantizer.quantize(y), jnp.sum(~jnp.isfinite(y))
+
+  def temperature_for_sigma(self, sigma: float) -> float:
+    """The temperature that samples the base at standard deviation `sigma` in the scale the model
+    was trained with: WaveGlow trains under N(0, model.sigma^2) and the paper samples at sigma
+    0.6; the other flows train under N(0, I), where sigma is the temperature."""
+    return sigma / getattr(self.model, "sigma", 1.0)
+
+  def padded_length(self, length: int) -> int:
+    """The shortest example length >= `length` that the model generates (WaveGlow: a multiple of
+    its group), for re-synthesising examples of any length."""
+    multiple = getattr(self.model, "length_multiple", 1)
+    return -(-length // multiple) * multiple
+
+  def given_context(self, given: jax.Array | None, num: int) -> jax.Array | None:
+    """The context of `num` `given` examples for a model conditioned on the data (None for the others)."""
+    if not self.conditioned_on_data:
+      return None
+    if given is None or given.shape[0] != num:
+      raise UserError(f"the {self.config.model.name!r} model generates examples from features of given ones (its "
+                      f"conditioning); sampling {num} needs {num} given examples")
+    return self.context(given)
 
   def log_density(self, state: State, points: jax.Array) -> jax.Array:
     """The model's log-density at points y of its continuous variable [N, *event_shape]: the data's
@@ -462,16 +520,20 @@ class FlowTask:
 
   def interpolate(self, state: State, start: jax.Array, end: jax.Array, num_steps: int) -> jax.Array:
     """Decodes the straight line between the latents of (bin-centred) `start` and `end`."""
+    if self.conditioned_on_data:
+      raise UserError(f"the {self.config.model.name!r} model generates an example from features of it, so its latent "
+                      "line between two examples has no conditioning to decode with")
     flow_params = self.flow_params(self.evaluated_params(state))
     z_start, z_end = (self.apply(flow_params, self.dequantizer.centre(x))[0] for x in (start, end))
     weights = jnp.linspace(0.0, 1.0, num_steps)[None, :, None]
     z = (1.0 - weights) * z_start[:, None, :] + weights * z_end[:, None, :]
     return self.dequantizer.quantize(self.decode(flow_params, z))
 
-  def decode(self, flow_params, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+  def decode(self, flow_params, z: jax.Array, labels: jax.Array | None = None,
+             context: jax.Array | None = None) -> jax.Array:
     """The model's variable y [..., *event_shape] for latents z [..., D] (and labels [N] of z
-    [N, D] when class-conditional)."""
-    y, _ = self.apply(flow_params, z.reshape((-1, z.shape[-1])), inverse=True, labels=labels)
+    [N, D] when class-conditional, the context [N, ...] when conditioned on the data)."""
+    y, _ = self.apply(flow_params, z.reshape((-1, z.shape[-1])), inverse=True, labels=labels, context=context)
     return y.reshape(z.shape[:-1] + self.data.x.shape)
 
 

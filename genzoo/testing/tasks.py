@@ -9,7 +9,8 @@ failing with an `AssertionError` that names the property and the task:
      structure, shapes and dtypes, counts the step and reports scalar metrics with "nonfinite";
      `eval_step` gives sums over the batch, which `summarize` turns into plain numbers; `sample` gives
      `[num, *spec.x.shape]` of the target's dtype within its levels (also given labels, for a
-     class-conditional task); `interpolate` (where an unconditional task has it) and `log_density`
+     class-conditional task; from given examples, for a task `conditioned_on_data`);
+     `interpolate` (where an unconditional task not conditioned on the data has it) and `log_density`
      (where it has it and the data are continuous) give their documented shapes, the
      log-densities finite; `example_scores` (where it has it) gives finite scores [batch] that do
      not depend on the labels and, for an unconditional task, average to the summary's value of
@@ -45,8 +46,8 @@ SHARDED_TOLERANCE = (1e-4, 1e-5)
 
 
 def random_batch(spec: DataSpec, batch_size: int, key: jax.Array) -> dict[str, np.ndarray]:
-  """A batch of every key of `spec`: uniform levels for discrete data, standard normal values for
-  continuous data, uniform classes for labels."""
+  """A batch of every key of `spec`: uniform levels for discrete data (signed ones centred on 0),
+  standard normal values for continuous data, uniform classes for labels."""
   batch = {}
   for index, (name, feature) in enumerate(spec.features.items()):
     subkey = jax.random.fold_in(key, index)
@@ -54,7 +55,8 @@ def random_batch(spec: DataSpec, batch_size: int, key: jax.Array) -> dict[str, n
     if feature.num_classes is not None:
       values = jax.random.randint(subkey, shape, 0, feature.num_classes)
     elif feature.levels is not None:
-      values = jax.random.randint(subkey, shape, 0, feature.levels)
+      low, high = feature.value_range
+      values = jax.random.randint(subkey, shape, low, high + 1)
     else:
       values = jax.random.normal(subkey, shape)
     batch[name] = np.asarray(values, feature.dtype)
@@ -184,14 +186,17 @@ def _check_sample(name, task, state, spec, key, batch) -> None:
   requests = {"sample(num=3)": None}
   if num_classes:
     requests["sample(num=3, labels)"] = jnp.asarray([0, num_classes - 1, 0], jnp.int32)
+  given = batch(0)[spec.target][:3] if getattr(task, "conditioned_on_data", False) else None
   for call, labels in requests.items():
-    samples = jax.jit(task.sample, static_argnums=2)(state, key, 3, 1.0, labels)
+    samples = jax.jit(task.sample, static_argnums=2)(state, key, 3, 1.0, labels, *([] if given is None else [given]))
     if samples.shape != (3,) + feature.shape or samples.dtype != jnp.dtype(feature.dtype):
       _fail("contract", name, f"{call} gave {samples.dtype}{samples.shape}, expected "
             f"{feature.dtype}{(3,) + feature.shape}")
-    if feature.levels is not None and int(jnp.max(samples)) >= feature.levels:
-      _fail("contract", name, f"samples reach {int(jnp.max(samples))}, beyond the {feature.levels} levels")
-  if hasattr(task, "interpolate") and not num_classes:
+    if feature.levels is not None and not feature.value_range[0] <= int(jnp.min(samples)) <= int(jnp.max(samples)) \
+        <= feature.value_range[1]:
+      _fail("contract", name, f"samples span {int(jnp.min(samples))}..{int(jnp.max(samples))}, beyond the "
+            f"{feature.levels} levels {feature.value_range}")
+  if hasattr(task, "interpolate") and not num_classes and given is None:
     examples = batch(0)[spec.target]
     walk = jax.jit(task.interpolate, static_argnums=3)(state, examples[:2], examples[2:4], 3)
     if walk.shape != (2, 3) + feature.shape:

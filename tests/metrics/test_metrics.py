@@ -84,7 +84,7 @@ def test_missing_classifier_and_unknown_metrics_are_explained(tmp_path):
   with pytest.raises(FileNotFoundError, match=r"no feature classifier for dataset 'mnist5k' in .*"
                      r"Train one with `genzoo train-features --dataset mnist5k`"):
     metrics.ClassifierExtractor.load("mnist5k", str(tmp_path))
-  with pytest.raises(ValueError, match=r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes', 'class_consistency', 'intra_fid'\]"):
+  with pytest.raises(ValueError, match=r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes', 'class_consistency', 'intra_fid', 'log_mel_distance'\]"):
     metrics.parse_metric_names("fid,is")
 
 

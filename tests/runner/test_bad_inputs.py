@@ -4,7 +4,7 @@ Each case asserts exit status 2, one line on stderr naming what was wrong (no tr
 the workdir is byte-identical afterwards (or, for `train` into a fresh workdir, still absent). To
 add a case, add a `Case` to TRAIN_CASES or RUN_CASES: in its arguments `{smoke}` (the VAE smoke
 config), `{smoke_file}`, the smoke configs `{glow}`, `{flowpp}`, `{realnvp}`, `{toy2d}`, `{sngan}`
-and `{stylegan2}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke run), `{fresh}` (a
+`{stylegan2}` and `{waveglow}`, `{data}` (the TFDS data dir), `{run}` (a finished VAE smoke run), `{fresh}` (a
 workdir that does not exist) and `{tmp}` (a folder with broken files and a float32 array
 wrong.npy) are filled in. Damaged checkpoints and crashes are in test_recovery.py.
 """
@@ -128,6 +128,17 @@ TRAIN_CASES = [
          r"two_moons is a dataset of unlabelled 2-D vectors; the options data.n_bits=5 do not apply"),
     Case("classes the data does not have, for a one-class run", train("--config.data.classes=(3,12)"),
          r"data.classes=\[3, 12\]: digits has classes 0 to 9, not \[12\]"),
+    Case("audio options on images", train("--config.data.segment_length=4096"),
+         r"digits is .*; the options data.segment_length=4096 do not apply"),
+    Case("image options on audio", train("--config.data.n_bits=5", config="{waveglow}"),
+         r"speech is a dataset of speech at 22050 Hz; the options data.n_bits=5 do not apply"),
+    Case("log-mel distance of an image model", train("--config.eval.sample_metrics=log_mel_distance"),
+         r"log_mel_distance compares re-syntheses of test examples with them, and this model does not generate from "
+         r"given examples"),
+    Case("FID of audio", train("--config.eval.sample_metrics=fid", config="{waveglow}"),
+         r"fid score generated images, and this model generates audio data"),
+    Case("zero training sigma", train("--config.model.sigma=0.0", config="{waveglow}"),
+         r"model.sigma=0.0 is not accepted: it must be a finite number > 0"),
     Case("mutation of continuous data", train("--config.data.mutation_rate=0.1", config="{toy2d}"),
          r"data.mutation_rate=0.1 replaces entries by random levels, which needs discrete data"),
     Case("mutation rate of 1", train("--config.data.mutation_rate=1.0"),
@@ -153,7 +164,7 @@ RUN_CASES = [
          r"this run's config has no key eval.iwae_kk \(it is a 'vae' run\); its eval keys: \["),
     Case("eval override outside eval", ("eval", "--workdir={run}", "--config.model.latent_dim=5"),
          r"Unknown command line flag 'config.model.latent_dim'; genzoo eval takes --config.eval.KEY=VALUE overrides"),
-    Case("unknown metric", ("eval", "--workdir={run}", "--metrics=fid,is"), r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes', 'class_consistency', 'intra_fid'\]"),
+    Case("unknown metric", ("eval", "--workdir={run}", "--metrics=fid,is"), r"unknown sample metrics \['is'\]; known: \['fid', 'kid', 'modes', 'class_consistency', 'intra_fid', 'log_mel_distance'\]"),
     Case("unknown extractor for eval", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=clip"),
          r"eval.feature_extractor='clip' is not accepted: it must be one of 'classifier', 'inception'"),
     Case("Inception without weights", ("eval", "--workdir={run}", "--metrics=fid", "--extractor=inception"),
@@ -172,6 +183,19 @@ RUN_CASES = [
     Case("NaN temperature", ("sample", "--workdir={run}", "--temperature=nan"), r"--temperature=nan is not accepted"),
     Case("output in a missing folder", ("sample", "--workdir={run}", "--output={tmp}/missing/grid.png"),
          r"cannot write .*grid.png: the folder .*missing does not exist; create it first"),
+    Case("sigma of a family without one", ("sample", "--workdir={run}", "--sigma=0.6"),
+         r"--sigma sets a flow's base standard deviation; this run's family has none \(use --temperature\)"),
+    Case("sigma and temperature", ("sample", "--workdir={run}", "--sigma=0.6", "--temperature=0.5"),
+         r"give --sigma or --temperature, not both"),
+    Case("negative sigma", ("sample", "--workdir={run}", "--sigma=-1"),
+         r"--sigma=-1.0 is not accepted: it must be a finite number >= 0"),
+    Case("vocode without an input", ("vocode", "--workdir={run}", "--output={tmp}/out.wav"),
+         r"vocode needs --input SPEECH.wav \(mono 16-bit PCM at the run's sample rate\) and --output OUT.wav"),
+    Case("vocode into a file that is not WAV", ("vocode", "--workdir={run}", "--input={tmp}/in.wav",
+                                                "--output={tmp}/out.mp3"), r"--output '.*out.mp3' must name a .wav file"),
+    Case("vocode with a run that is no vocoder", ("vocode", "--workdir={run}", "--input={tmp}/in.wav",
+                                                  "--output={tmp}/out.wav"),
+         r"does not generate from features of a given waveform; vocoding needs a run of a vocoder"),
     Case("truncation of a model without it", ("sample", "--workdir={run}", "--truncation=0.7"),
          r"--truncation sets the truncation trick of a generator that has one \(StyleGAN2's psi, BigGAN's threshold\); this run's model \('vae' family"),
     Case("negative truncation", ("eval", "--workdir={run}", "--truncation=-1"),
@@ -242,6 +266,7 @@ def places(tmp_path_factory, vae_smoke_run):
           "toy2d": os.path.join(EXPERIMENTS, "toy2d.py") + ":smoke",
           "sngan": os.path.join(EXPERIMENTS, "sngan.py") + ":smoke",
           "stylegan2": os.path.join(EXPERIMENTS, "stylegan2.py") + ":smoke",
+          "waveglow": os.path.join(EXPERIMENTS, "waveglow.py") + ":smoke",
           "data": config.data.data_dir, "run": run, "fresh": str(root / "fresh"), "tmp": str(root)}
 
 

@@ -26,6 +26,8 @@ CASES = {
     # Variational dequantisation and a parameter average: both parts of the parameters and the
     # average must resume exactly and shard like the rest.
     "flow_flowpp": ("flowpp", "smoke", {"optim.ema_decay": 0.9}, DIGITS),
+    # A flow conditioned on the data (the waveform's mel-spectrogram), on signed 16-bit audio.
+    "flow_waveglow": ("waveglow", "smoke", {}, data.audio_spec(1024, 22050)),
     "gan_dcgan_gp": ("wgan_gp", "smoke", {"loss.d_steps": 2}, UNLABELLED),
     "gan_resnet_spectral": ("sngan", "smoke", {"model.name": "resnet"}, DIGITS),
     # Class-conditional, with every regulariser (R1 and path lengths) and ADA's state.
