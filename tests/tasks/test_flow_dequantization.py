@@ -85,7 +85,7 @@ def test_samples_count_what_the_inverse_could_not_compute(flowpp, monkeypatch):
   task, state, _ = flowpp
   values, failures = task.sample_checked(state, jax.random.key(0), 4)
   assert values.dtype == np.uint8 and int(failures) == 0
-  monkeypatch.setattr(type(task), "decode", lambda self, params, z, labels=None: jnp.full((4, 8, 8, 1), jnp.nan))
+  monkeypatch.setattr(type(task), "decode", lambda self, params, z, labels=None, context=None: jnp.full((4, 8, 8, 1), jnp.nan))
   assert int(task.sample_checked(state, jax.random.key(0), 4)[1]) == 4 * 64
 
 
