@@ -62,7 +62,12 @@ class WaveGlowFlow(nn.Module):
 class MelUpsampler(nn.Module):
   """Mel frames [N, F, M] -> [N, (F + kernel / hop - 1) * hop, M]: a transposed convolution over
   time with stride `hop`, written as one matmul per frame (to `kernel` output samples) and an
-  overlap-add of the kernel's `kernel / hop` blocks."""
+  overlap-add of the kernel's `kernel / hop` blocks.
+
+  Initialised as the released code's transposed convolution is (PyTorch's default): weights
+  uniform in +-1 / sqrt(M * kernel). The log-mel values are large (about -11 to 2), so the
+  context starts small (standard deviation about 0.2 on speech) and the couplings' gates, which
+  add it to the waveform's features, start far from saturation."""
 
   hop: int
   kernel: int
@@ -71,7 +76,9 @@ class MelUpsampler(nn.Module):
   def __call__(self, mel: jax.Array) -> jax.Array:
     *batch, frames, num_mels = mel.shape
     blocks = self.kernel // self.hop
-    per_frame = nn.DenseGeneral((blocks, self.hop, num_mels), use_bias=False, name="kernel")(mel)
+    fan_in_scale = 1.0 / (3.0 * self.kernel)  # variance 1 / (3 M kernel): uniform in +-1 / sqrt(M kernel)
+    per_frame = nn.DenseGeneral((blocks, self.hop, num_mels), use_bias=False, name="kernel",
+                                kernel_init=nn.initializers.variance_scaling(fan_in_scale, "fan_in", "uniform"))(mel)
     shifted = [jnp.pad(per_frame[..., b, :, :], [(0, 0)] * len(batch) + [(b, blocks - 1 - b), (0, 0), (0, 0)])
                for b in range(blocks)]
     bias = self.param("bias", nn.initializers.zeros, (num_mels,))
