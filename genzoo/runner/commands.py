@@ -18,9 +18,9 @@ from genzoo.runner import workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
 from genzoo.runner.render import Picture, Samples
-from genzoo.runner.writers import save_picture
 from genzoo.runner.session import (SAMPLE_STREAM, Session, chief_print, chief_warn, conditional_classes, is_chief,
-                                   load_split, stream)
+                                   stream)
+from genzoo.runner.writers import save_picture
 
 
 def restore_session(workdir: str, step: int | None, config_overrides: dict | None = None):
@@ -91,7 +91,7 @@ def evaluate(workdir: str, step: int | None = None, overrides: dict | None = Non
   config, session, step, state = restore_session(workdir, step, {**overrides,
                                                                  **truncation_overrides(workdir, truncation)})
   results = {"step": step, **({} if truncation is None else {"truncation": truncation}),
-             **Evaluator(session, load_split(config, "test"))(state)}
+             **Evaluator(session, session.test_data)(state)}
   chief_print(json.dumps(results, indent=2))
   if is_chief():
     with run_files.writing_into(workdir, after="; the results are printed above"):
@@ -238,7 +238,7 @@ def interpolate(workdir: str, output: str | None, num_pairs: int, num_steps: int
                     "classes (sample it by class with `genzoo sample --class`)")
   path = output or os.path.join(workdir, f"interpolation_{step}.png")
   run_files.check_output_path(path)
-  test_examples = load_split(config, "test")[session.spec.target]
+  test_examples = session.test_data[session.spec.target]
   if 2 * num_pairs > len(test_examples):
     raise UserError(f"--num-pairs={num_pairs} needs {2 * num_pairs} test examples; the split has "
                     f"{len(test_examples)}, so use at most {len(test_examples) // 2}")

@@ -40,7 +40,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, overwrit
   check_runner_settings(config)
   tasks.check_config(config)
   session = Session.create(config)  # the task, sized from the data's static description
-  train_data, test_data = load_split(config, "train"), load_split(config, "test")
+  train_data, test_data = load_split(config, "train"), session.test_data
   check_train_batch_fits(config, train_data)
   abstract_state = session.abstract_state()  # traces init: a model that cannot take this data fails here
   run_files.prepare_workdir(config, workdir, overwrite)

@@ -137,15 +137,17 @@ class Session:
     (the same ones every time, so samples of a run's steps compare); None for other tasks."""
     if not getattr(self.task, "conditioned_on_data", False):
       return None
-    test = self._test_examples
+    test = self.test_data[self.spec.target]
     if num > len(test):
       raise UserError(f"this model generates from the features of given test examples, and the test split has "
                       f"{len(test)}; ask for at most {len(test)} samples")
     return test[:num]
 
   @functools.cached_property
-  def _test_examples(self) -> np.ndarray:
-    return load_split(self.config, "test")[self.spec.target]
+  def test_data(self) -> datasets.Split:
+    """The test split, read once per session: evaluation, interpolation and the given examples
+    of a task conditioned on the data all use it."""
+    return load_split(self.config, "test")
 
   @functools.cached_property
   def jit_example_scores(self):
