@@ -23,15 +23,14 @@ import math
 import os
 import tempfile
 import time
-import warnings
 
-import jax
 import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
+from _peer import peer_glow, peer_trainable_count, quiet_peer_warnings, trainable_count
+
 from genzoo import data as datasets
-from genzoo.models.flow_steps import FIXED_LU_ENTRIES
 from genzoo.runner.loop import train_and_evaluate
 from genzoo.runner.session import Session, load_split
 from genzoo.tasks.common import learning_rate_schedule
@@ -60,13 +59,6 @@ def recipe_config():
   return config
 
 
-def trainable_count(params) -> int:
-  """Entries of genzoo's parameters that training updates (the LU convolutions' permutations and
-  signs stay fixed, as in normflows where they are buffers)."""
-  leaves = jax.tree_util.tree_flatten_with_path(params)[0]
-  return sum(math.prod(leaf.shape) for path, leaf in leaves if getattr(path[-1], "key", None) not in FIXED_LU_ENTRIES)
-
-
 def bits_per_dim(log_likelihood: np.ndarray, num_dims: int, levels: int) -> float:
   """Mean bits/dim of discrete images from the log-density of their dequantised values y in
   [0, 1)^D: log P(x) >= log p(y) - D log(levels)."""
@@ -85,33 +77,10 @@ def run_genzoo(config) -> dict:
   return dict(test_bpd=curve, seconds=seconds, parameters=parameters)
 
 
-def peer_glow(image_shape: tuple[int, int, int], num_levels: int, num_steps: int, hidden: int,
-              learned_priors: bool):
-  """normflows' multi-scale Glow for images [C, H, W]: level i (top first) runs `num_steps`
-  GlowBlocks on C * 2^(L + 1 - i) channels after its squeeze; its latents have a diagonal
-  Gaussian, learned per position or fixed at N(0, I)."""
-  import normflows as nf
-
-  channels, height, width = image_shape
-  q0, flows, merges = [], [], []
-  for i in range(num_levels):
-    depth = channels * 2 ** (num_levels + 1 - i)
-    flows.append([nf.flows.GlowBlock(depth, hidden, split_mode="channel", scale=True) for _ in range(num_steps)]
-                 + [nf.flows.Squeeze()])
-    factor = 2 ** (num_levels - i)
-    if i > 0:
-      merges.append(nf.flows.Merge())
-      latent = (channels * factor, height // factor, width // factor)
-    else:
-      latent = (channels * 2 * factor, height // factor, width // factor)
-    q0.append(nf.distributions.DiagGaussian(latent, trainable=learned_priors))
-  return nf.MultiscaleFlow(q0, flows, merges, class_cond=False)
-
-
 def run_normflows(config) -> dict:
   import torch
 
-  warnings.filterwarnings("ignore", message="torch.lu is deprecated")  # inside normflows' LU convolution
+  quiet_peer_warnings()
   torch.manual_seed(config.seed)
   torch.set_num_threads(os.cpu_count())  # PyTorch's default on CPU; measured best on this machine
   train, test = load_split(config, "train"), load_split(config, "test")
@@ -160,7 +129,7 @@ def run_normflows(config) -> dict:
       curve[done] = evaluate()
       print(f"normflows step {done} test bpd {curve[done]:.4f}", flush=True)
   return dict(test_bpd=curve, seconds=time.perf_counter() - start,
-              parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
+              parameters=peer_trainable_count(model))
 
 
 def table(results: dict) -> str:

@@ -11,7 +11,7 @@ jitted step's jaxpr by `_measure.matmul_flops`, so the backward passes are count
 over this machine's fp32 matmul peak. Lazy regularisers (StyleGAN2's R1 every 16 steps, path
 lengths every 4) are included: a timed call is one whole cycle of steps (16), and the FLOPs are
 the cycle's mean per step. Each round measures the peak right before timing the step, and the
-table gives medians and ranges over rounds, as `flow_throughput.py` does.
+table gives medians and ranges over rounds, as `throughput.py` does.
 
   python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2|biggan] [--paper-size]
 """

@@ -29,6 +29,7 @@ from genzoo.bijectors.squeeze import pair_adjacent
 from genzoo.errors import UserError
 from genzoo.models import flow_steps
 from genzoo.nets.flowpp import ContextProcessor, FlowppConditioner
+from genzoo.nets.precision import COMPUTE_DTYPES, in_precision
 
 PREPROCESS = bijectors.Logit(alpha=0.05)  # [0, 1) -> logit(0.05 + 0.9 y), as the paper's code
 
@@ -44,6 +45,7 @@ class FlowppStep(nn.Module):
   dropout: float
   attention: bool
   pointwise: bool
+  compute_dtype: str = "float32"
   train: bool = False
   reverse: bool = False
 
@@ -54,8 +56,8 @@ class FlowppStep(nn.Module):
     parts = [flow_steps.actnorm(self, h)]
     if self.pointwise:
       parts.append(flow_steps.lu_conv(self, depth))
-    conditioner = FlowppConditioner(
-        self.filters, self.blocks, out_channels=depth - depth // 2, num_params=2 + 3 * self.components,
+    conditioner = in_precision(
+        FlowppConditioner, self.compute_dtype, self.filters, self.blocks, out_channels=depth - depth // 2, num_params=2 + 3 * self.components,
         heads=self.heads, dropout=self.dropout, attention=self.attention, train=self.train)
     parts.append(bijectors.Coupling(bijectors.SplitPartition(), conditioner, self.transformer(), condition=context))
     parts.append(bijectors.ChannelPermutation(jnp.roll(jnp.arange(depth), -(depth // 2))))
@@ -82,10 +84,12 @@ class StepFields(nn.Module):
   attention: bool = True
   pointwise: bool = True
   remat: bool = True
+  compute_dtype: str = "float32"  # what the conditioners compute in (`nets.precision`)
 
   STEP_RULES: ClassVar[dict] = {"filters": checks.at_least(1), "blocks": checks.at_least(0),
                                 "components": checks.at_least(0), "heads": checks.at_least(1),
-                                "dropout": checks.fraction(upper_inclusive=False)}
+                                "dropout": checks.fraction(upper_inclusive=False),
+                                "compute_dtype": checks.one_of(COMPUTE_DTYPES)}
 
   def steps(self, name: str, num_steps: int, inverse: bool, train: bool, context=None) -> bijectors.FunctionBijector:
     """`num_steps` scanned steps as a one-way bijector on [..., H, W, C]."""
@@ -95,7 +99,7 @@ class StepFields(nn.Module):
     scanned = flow_steps.scanned_steps(
         FlowppStep, num_steps, inverse, self.remat, name=name, filters=self.filters, blocks=self.blocks,
         components=self.components, heads=self.heads, dropout=self.dropout, attention=self.attention,
-        pointwise=self.pointwise, train=train)
+        pointwise=self.pointwise, compute_dtype=self.compute_dtype, train=train)
     return flow_steps.one_way_bijector(scanned, inverse, context)
 
 

@@ -14,6 +14,10 @@ conditional flows since the paper do: the label then shapes every step, not only
 Either way, for every label the model is a bijection with an exact log p(x | y). The top latents also feed a linear classifier of the label (their mean over
 positions), whose logits are sown as the intermediate "class_logits" for the paper's optional
 class-prediction loss.
+
+`compute_dtype` ("float32" or "bfloat16") is what the couplings' conditioners compute in
+(`nets.precision`); parameters, ActNorm, the 1x1 convolutions, the priors and every log-det stay
+float32.
 """
 
 from typing import ClassVar
@@ -30,6 +34,7 @@ from genzoo import bijectors, checks
 from genzoo.errors import UserError
 from genzoo.models import flow_steps
 from genzoo.nets.flow_conditioners import GlowConditioner, SplitPrior, class_terms
+from genzoo.nets.precision import COMPUTE_DTYPE_RULE, in_precision
 
 CENTRE = distrax.Block(distrax.ScalarAffine(shift=-0.5), 3)  # [0, 1) -> [-0.5, 0.5)
 
@@ -39,6 +44,7 @@ class GlowStep(nn.Module):
 
   hidden: int
   shift_first: bool
+  compute_dtype: str = "float32"
   reverse: bool = False
 
   @nn.compact
@@ -48,7 +54,7 @@ class GlowStep(nn.Module):
     depth = h.shape[-1]
     # ActNorm initialises from the step's input; a Chain applies its last bijector first.
     norm, conv = flow_steps.actnorm(self, h), flow_steps.lu_conv(self, depth)
-    conditioner = GlowConditioner(self.hidden, depth - depth // 2)
+    conditioner = in_precision(GlowConditioner, self.compute_dtype, self.hidden, depth - depth // 2)
     coupling = bijectors.Coupling(
         bijectors.SplitPartition(), conditioner if context is None else functools.partial(conditioner, condition=context),
         bijectors.affine_transformer("sigmoid", shift_first=self.shift_first))
@@ -74,12 +80,14 @@ class Glow(nn.Module):
   remat: bool = True
   num_classes: int = 0
   condition_couplings: bool = False
+  compute_dtype: str = "float32"
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_levels": checks.at_least(1), "model.num_steps": checks.at_least(1),
-                                  "model.hidden": checks.at_least(1), "model.num_classes": checks.at_least(0)}
+                                  "model.hidden": checks.at_least(1), "model.num_classes": checks.at_least(0),
+                                  **COMPUTE_DTYPE_RULE}
   # Fields added after runs were stored, with the value those runs used (`tasks.backfilled_keys`).
   BACKFILLED_FIELDS: ClassVar[dict] = {"condition_couplings": False}
 
@@ -119,7 +127,8 @@ class Glow(nn.Module):
     levels = [bijectors.Level(CENTRE, squeeze=False, split=False)]
     for index, (_, _, depth) in enumerate(inner_shapes):
       steps = flow_steps.scanned_steps(GlowStep, self.num_steps, inverse, self.remat, name=f"level{index}",
-                                       hidden=self.hidden, shift_first=self.coupling_shift_first)
+                                       hidden=self.hidden, shift_first=self.coupling_shift_first,
+                                       compute_dtype=self.compute_dtype)
       is_last = index == self.num_levels - 1
       prior = None
       if self.learn_split_prior and not is_last:

@@ -12,6 +12,7 @@ import jax
 
 from genzoo import bijectors, checks
 from genzoo.nets.flow_conditioners import ResNetConditioner
+from genzoo.nets.precision import COMPUTE_DTYPE_RULE, in_precision
 
 
 class RealNVP(nn.Module):
@@ -26,6 +27,7 @@ class RealNVP(nn.Module):
   hidden: int = 64
   num_blocks: int = 4
   logit_alpha: float = 0.05
+  compute_dtype: str = "float32"  # what the conditioners compute in (`nets.precision`)
 
   KINDS: ClassVar[tuple[str, ...]] = ("image",)  # the data kinds it models
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
@@ -34,6 +36,7 @@ class RealNVP(nn.Module):
       "model.num_scales": checks.at_least(1), "model.hidden": checks.at_least(1),
       "model.num_blocks": checks.at_least(0),
       "model.logit_alpha": checks.Rule(lambda v: isinstance(v, (int, float)) and 0 <= v < 0.5, "a number >= 0 and < 0.5"),
+      **COMPUTE_DTYPE_RULE,
   }
 
   @nn.compact
@@ -47,7 +50,8 @@ class RealNVP(nn.Module):
   def _couplings(self, shape, mask_fn, parities, name) -> distrax.Chain:
     steps = []
     for index, parity in enumerate(parities):
-      conditioner = ResNetConditioner(self.hidden, self.num_blocks, shape[-1], name=f"{name}_{index}")
+      conditioner = in_precision(ResNetConditioner, self.compute_dtype, self.hidden, self.num_blocks, shape[-1],
+                                 name=f"{name}_{index}")
       tanh_scale = self.param(f"{name}_{index}_scale", nn.initializers.ones, (shape[-1],))
       steps.append(bijectors.Coupling(
           bijectors.MaskPartition(mask_fn(shape, parity)), conditioner,

@@ -17,6 +17,7 @@ import jax
 from genzoo import bijectors, checks
 from genzoo.errors import UserError
 from genzoo.nets.flow_conditioners import MLPConditioner
+from genzoo.nets.precision import COMPUTE_DTYPE_RULE, in_precision
 
 
 class VectorRealNVP(nn.Module):
@@ -29,12 +30,13 @@ class VectorRealNVP(nn.Module):
   event_shape: tuple[int]
   num_couplings: int = 8
   hidden: Sequence[int] = (64, 64)
+  compute_dtype: str = "float32"  # what the conditioners compute in (`nets.precision`)
 
   KINDS: ClassVar[tuple[str, ...]] = ("vector",)  # the data kinds it models
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()  # random streams its apply draws from
   # The values its config keys (`model.<field>`) accept, checked before anything is built.
   CONFIG_RULES: ClassVar[dict] = {"model.num_couplings": checks.at_least(1),
-                                  "model.hidden": checks.NON_EMPTY_POSITIVE_WIDTHS}
+                                  "model.hidden": checks.NON_EMPTY_POSITIVE_WIDTHS, **COMPUTE_DTYPE_RULE}
 
   @nn.compact
   def __call__(self, inputs: jax.Array, inverse: bool = False, *, train: bool = False):
@@ -50,7 +52,7 @@ class VectorRealNVP(nn.Module):
       tanh_scale = self.param(f"coupling{index}_scale", nn.initializers.ones, (transformed,))
       couplings.append(bijectors.Coupling(
           bijectors.SplitPartition(flip=flip),
-          MLPConditioner(tuple(self.hidden), transformed, name=f"coupling{index}"),
+          in_precision(MLPConditioner, self.compute_dtype, tuple(self.hidden), transformed, name=f"coupling{index}"),
           bijectors.affine_transformer("tanh", tanh_scale), event_ndims=1))
     flow = distrax.Chain(couplings[::-1])  # a Chain applies its last bijector first
     if inverse:

@@ -34,6 +34,7 @@ from genzoo import bijectors, checks
 from genzoo.data.spectrogram import MelSettings, pcm_log_mel_spectrogram
 from genzoo.errors import UserError
 from genzoo.models import flow_steps
+from genzoo.nets.precision import COMPUTE_DTYPE_RULE, in_precision
 from genzoo.nets.wavenet import WaveNetConditioner
 
 EVENT_NDIMS = 2  # the flows see [T / group, channels]
@@ -46,6 +47,7 @@ class WaveGlowFlow(nn.Module):
   layers: int
   channels: int
   kernel_size: int
+  compute_dtype: str = "float32"
   reverse: bool = False
 
   @nn.compact
@@ -53,7 +55,8 @@ class WaveGlowFlow(nn.Module):
     """`context`: the grouped, upsampled mel [N, T / group, group * num_mels]."""
     depth = carry[0].shape[-1]
     conv = flow_steps.lu_conv(self, depth, event_ndims=EVENT_NDIMS)
-    conditioner = WaveNetConditioner(depth - depth // 2, self.layers, self.channels, self.kernel_size)
+    conditioner = in_precision(WaveNetConditioner, self.compute_dtype, depth - depth // 2, self.layers, self.channels,
+                               self.kernel_size)
     coupling = bijectors.Coupling(bijectors.SplitPartition(), conditioner, bijectors.affine_transformer("exp"),
                                   event_ndims=EVENT_NDIMS, condition=context)
     return flow_steps.run_step(distrax.Chain([coupling, conv]), carry, self.reverse), None
@@ -107,6 +110,7 @@ class WaveGlow(nn.Module):
   fmax: float = 8000.0
   upsample_kernel: int = 1024
   remat: bool = True
+  compute_dtype: str = "float32"  # what the WaveNets compute in (`nets.precision`)
 
   KINDS: ClassVar[tuple[str, ...]] = ("audio",)
   RNG_STREAMS: ClassVar[tuple[str, ...]] = ()
@@ -115,7 +119,7 @@ class WaveGlow(nn.Module):
       "model.early_size": checks.at_least(1), "model.wavenet_layers": checks.at_least(1),
       "model.wavenet_channels": checks.at_least(1), "model.kernel_size": checks.at_least(1),
       "model.sigma": checks.POSITIVE, "model.hop": checks.at_least(1), "model.num_mels": checks.at_least(1),
-      "model.upsample_kernel": checks.at_least(1)}
+      "model.upsample_kernel": checks.at_least(1), **COMPUTE_DTYPE_RULE}
   BACKFILLED_FIELDS: ClassVar[dict] = {}
 
   @property
@@ -178,7 +182,7 @@ class WaveGlow(nn.Module):
       num_flows = min(self.early_every, self.num_flows - index * self.early_every)
       flows = flow_steps.scanned_steps(WaveGlowFlow, num_flows, inverse, self.remat, name=f"level{index}",
                                        layers=self.wavenet_layers, channels=self.wavenet_channels,
-                                       kernel_size=self.kernel_size)
+                                       kernel_size=self.kernel_size, compute_dtype=self.compute_dtype)
       is_last = index == self._num_levels() - 1
       levels.append(bijectors.Level(flow_steps.one_way_bijector(flows, inverse, context, event_ndims=EVENT_NDIMS),
                                     squeeze=False, split=not is_last, split_channels=self.early_size))

@@ -545,7 +545,8 @@ def family_config(model: dict) -> ml_collections.ConfigDict:
   uniform dequantisation, no parameter averaging, evaluation from one dequantisation draw."""
   config = base_config()
   config.task = "flow"
-  config.model = ml_collections.ConfigDict({"num_classes": 0, **model})  # > 0: class-conditional (Glow)
+  # num_classes > 0: class-conditional (Glow); compute_dtype: what the conditioners compute in (nets.precision)
+  config.model = ml_collections.ConfigDict({"num_classes": 0, "compute_dtype": "float32", **model})
   config.dequantizer = ml_collections.ConfigDict(dict(name="uniform"))
   config.optim.ema_decay = 0.0  # > 0: evaluate and sample with a moving average of the parameters
   config.eval.iwae_k = 1  # dequantisation draws of the importance-weighted estimate (1: the bound only)

@@ -183,7 +183,7 @@ def test_flow_models_are_built_from_their_config_keys(experiment):
   assert (task.model.num_steps, task.model.hidden, task.model.event_shape) == (2, 8, (8, 8, 1))
   config.model.num_scales = 2  # a RealNVP setting
   with pytest.raises(ValueError, match=r"model.num_scales is not a setting of the Glow model; its settings: "
-                     r"\['condition_couplings', 'coupling_shift_first', 'hidden', 'learn_split_prior', 'learn_top_prior', 'num_levels', "
+                     r"\['compute_dtype', 'condition_couplings', 'coupling_shift_first', 'hidden', 'learn_split_prior', 'learn_top_prior', 'num_levels', "
                      r"'num_steps', 'remat', 'split_prior_per_position'\]"):
     make_task(config, DIGITS)
 
