@@ -18,9 +18,9 @@ def load_experiment(name: str, variant: str):
   return load_experiment_file(str(REPO / "experiments" / f"{name}.py"), variant)
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
-  """Measured fp32 matmul FLOP/s of this machine (the utilisation denominator)."""
-  a = jnp.ones((size, size), jnp.float32)
+def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=jnp.float32) -> float:
+  """Measured square-matmul FLOP/s of this machine in `dtype` (the utilisation denominator)."""
+  a = jnp.ones((size, size), dtype)
   matmul = jax.jit(lambda x: x @ x)
   matmul(a).block_until_ready()
   start = time.perf_counter()

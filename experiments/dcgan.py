@@ -16,7 +16,9 @@ cifar10 (32x32) and celeb_a (64x64, generator seed 4x4x1024 as in the paper).
 smoke: a tiny model and a handful of steps on `digits`, for tests.
 """
 
-from genzoo.tasks.gan import experiment_config
+from genzoo.tasks.gan import GAN_VARIANTS, experiment_config
+
+VARIANTS = GAN_VARIANTS
 
 
 def get_config(variant: str = "mnist5k"):

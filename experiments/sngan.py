@@ -23,6 +23,8 @@ smoke: a tiny model and a handful of steps on `digits`, for tests.
 
 from genzoo.tasks.gan import GAN_VARIANTS, experiment_config
 
+VARIANTS = GAN_VARIANTS + ("cifar10_resnet",)
+
 
 def get_config(variant: str = "mnist5k"):
   if variant == "cifar10_resnet":
@@ -31,4 +33,4 @@ def get_config(variant: str = "mnist5k"):
     config.model.update(name="resnet", g_width=256, d_width=128)
     return config
   return experiment_config(variant, "sngan", loss="hinge", d_norm="spectral", learning_rate=2e-4,
-                           betas=(0.5, 0.999), known_variants=GAN_VARIANTS + ("cifar10_resnet",))
+                           betas=(0.5, 0.999), known_variants=VARIANTS)

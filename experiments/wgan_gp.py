@@ -20,6 +20,8 @@ smoke: a tiny model and a handful of steps on `digits`, for tests.
 
 from genzoo.tasks.gan import GAN_VARIANTS, experiment_config
 
+VARIANTS = GAN_VARIANTS + ("cifar10_resnet",)
+
 
 def get_config(variant: str = "mnist5k"):
   if variant == "cifar10_resnet":
@@ -30,4 +32,4 @@ def get_config(variant: str = "mnist5k"):
     return config
   return experiment_config(variant, "wgan_gp", loss="wasserstein", d_norm="none", learning_rate=1e-4,
                            betas=(0.0, 0.9), d_steps=5, gp_weight=10.0,
-                           known_variants=GAN_VARIANTS + ("cifar10_resnet",))
+                           known_variants=VARIANTS)

@@ -83,14 +83,17 @@ class Evaluator:
 
   def resynthesis_metrics(self, state, rng, temperature: float) -> dict:
     """The log-mel distance of the first `eval.metric_samples` test examples re-synthesised from
-    their features, and Griffin-Lim's (see `metrics.resynthesis`)."""
+    their features, and Griffin-Lim's (see `metrics.resynthesis`). The model's draws and
+    Griffin-Lim's initial phases come from two independent streams of `rng`."""
+    model_rng, baseline_rng = jax.random.split(rng)
 
     def resynthesise(index: int, originals: np.ndarray) -> np.ndarray:
-      return self.session.sample(state, len(originals), temperature, jax.random.fold_in(rng, index), given=originals).values
+      return self.session.sample(state, len(originals), temperature, jax.random.fold_in(model_rng, index),
+                                 given=originals).values
 
     return metrics.resynthesis_scores(
         resynthesise, self.test_data[self.test_data.spec.target], self.test_data.spec.x.sample_rate,
-        self.config.eval.get("metric_samples", 1000), self.config.data.eval_batch_size, jax.random.fold_in(rng, 1))
+        self.config.eval.get("metric_samples", 1000), self.config.data.eval_batch_size, baseline_rng)
 
   def image_metrics(self, state, names: tuple[str, ...], rng, temperature: float) -> dict:
     """FID, KID, mode coverage and the class metrics among `names`."""
