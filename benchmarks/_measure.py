@@ -1,5 +1,6 @@
 """What the benchmarks share: the machine's matmul peak, timing, FLOP counting and experiment configs."""
 
+import argparse
 import math
 import pathlib
 import time
@@ -16,6 +17,19 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 def load_experiment(name: str, variant: str):
   """`get_config(variant)` of experiments/<name>.py, as `--config experiments/<name>.py:variant`."""
   return load_experiment_file(str(REPO / "experiments" / f"{name}.py"), variant)
+
+
+def comma_subset(known):
+  """An argparse `type`: a comma-separated subset of `known`, as a list in the given order."""
+
+  def parse(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+      raise argparse.ArgumentTypeError(f"unknown {unknown}; known: {list(known)}")
+    return names
+
+  return parse
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=jnp.float32) -> float:

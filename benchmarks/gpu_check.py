@@ -28,7 +28,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from _measure import REPO, load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
+from _measure import REPO, comma_subset, load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
 from gan_throughput import step_flops
 from genzoo.runner.session import describe_data
 from genzoo.tasks import make_task
@@ -94,23 +94,20 @@ def task_kit() -> str:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--families", default=",".join(FAMILIES), help=f"comma-separated subset of {list(FAMILIES)}")
+  parser.add_argument("--families", type=comma_subset(FAMILIES), default=list(FAMILIES),
+                      help=f"comma-separated subset of {list(FAMILIES)}")
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--steps", type=int, default=5, help="consecutive steps per timed call")
   parser.add_argument("--peak-size", type=int, default=8192)
   parser.add_argument("--smoke", action="store_true", help="the smoke variants, to check the script on a CPU")
   parser.add_argument("--no-task-kit", dest="task_kit", action="store_false")
   args = parser.parse_args()
-  families = [name.strip() for name in args.families.split(",")]
-  unknown = sorted(set(families) - set(FAMILIES))
-  if unknown:
-    parser.error(f"unknown --families {unknown}; known: {list(FAMILIES)}")
   device = jax.devices()[0]
   peaks = {name: matmul_peak_flops(args.peak_size, dtype=dtype) for name, dtype in DTYPES.items()}
   print(f"{jax.device_count()} x {device.platform} ({device.device_kind}); matmul peak at {args.peak_size}: "
         + ", ".join(f"{name} {peak / 1e12:.1f} TFLOP/s" for name, peak in peaks.items()), flush=True)
   rows = []
-  for family in families:
+  for family in args.families:
     for dtype in DTYPES:
       config = family_config(family, dtype, args.smoke)
       if config is None:

@@ -26,9 +26,10 @@ import statistics
 import time
 
 import jax
+import numpy as np
 
 import _flow_setup as setup
-from _measure import load_experiment, seconds_per_call
+from _measure import comma_subset, load_experiment, seconds_per_call
 from _peer import peer_glow, peer_trainable_count, quiet_peer_warnings, trainable_count
 from genzoo.data import image_spec
 from genzoo.tasks import make_task
@@ -115,7 +116,7 @@ def compare(shape: str, args) -> list[str]:
   import torch
 
   task, image_shape, num_levels, num_steps, hidden = genzoo_task(shape, args.dtype)
-  batch = random_batch(task.data, args.batch_size, jax.random.key(0))
+  batch = {**random_batch(task.data, args.batch_size, jax.random.key(0)), "mask": np.ones(args.batch_size, np.float32)}
   ours, our_count = genzoo_phases(task, batch)
   peer, peer_count = peer_phases(image_shape, batch, num_levels, num_steps, hidden)
   threads = args.torch_threads or best_torch_threads(peer["train"], args.calls)
@@ -139,7 +140,8 @@ def compare(shape: str, args) -> list[str]:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated subset of {SHAPES}")
+  parser.add_argument("--shapes", type=comma_subset(SHAPES), default=list(SHAPES),
+                      help=f"comma-separated subset of {SHAPES}")
   parser.add_argument("--rounds", type=int, default=5)
   parser.add_argument("--calls", type=int, default=3, help="timed calls per round, phase and library")
   parser.add_argument("--batch-size", type=int, default=64)
@@ -147,12 +149,8 @@ def main():
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                       help="genzoo's model.compute_dtype (normflows stays float32)")
   args = parser.parse_args()
-  shapes = [shape.strip() for shape in args.shapes.split(",")]
-  unknown = sorted(set(shapes) - set(SHAPES))
-  if unknown:
-    parser.error(f"unknown --shapes {unknown}; known: {list(SHAPES)}")
   quiet_peer_warnings()
-  rows = [row for shape in shapes for row in compare(shape, args)]
+  rows = [row for shape in args.shapes for row in compare(shape, args)]
   print("| shape | phase | genzoo median (range) | normflows median (range) | genzoo / normflows |")
   print("|---|---|---|---|---|")
   print("\n".join(rows))
