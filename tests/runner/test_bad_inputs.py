@@ -89,6 +89,8 @@ TRAIN_CASES = [
          r"the vae family models image data, but this dataset's 'vector' is vector data of shape \(2,\)"),
     Case("an image flow on vector data", train("--config.data.name=two_moons", config="{glow}"),
          r"the 'glow' flow model models image data, but this dataset's 'vector' is vector data"),
+    Case("unknown compute dtype", train("--config.model.compute_dtype=float16", config="{glow}"),
+         r"model.compute_dtype='float16' is not accepted: it must be one of 'float32', 'bfloat16'"),
     Case("unknown dequantiser", train("--config.dequantizer.name=gaussian", config="{glow}"),
          r"dequantizer.name='gaussian' is not accepted: it must be one of 'uniform', 'variational'"),
     Case("a setting the uniform dequantiser does not have", train("--config.dequantizer.name=uniform", config="{flowpp}"),
