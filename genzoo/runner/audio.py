@@ -26,16 +26,15 @@ def read_wav(path: str, sample_rate: int) -> np.ndarray:
   """The int16 samples [T] of a mono 16-bit PCM WAV file at `sample_rate`; anything else is
   refused with what the file is and what is accepted."""
   accepted = f"mono 16-bit PCM WAV at {sample_rate} Hz"
+  conversion = f"convert it first, e.g. `ffmpeg -i IN -ac 1 -ar {sample_rate} -sample_fmt s16 OUT.wav`"
   try:
     with wave.open(path, "rb") as f:
       channels, width, rate, frames = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.readframes(f.getnframes())
   except FileNotFoundError:
     raise UserError(f"{path} does not exist; give a {accepted}") from None
   except (wave.Error, EOFError) as error:
-    raise UserError(f"{path} is not a PCM WAV file ({error}); give a {accepted} (convert it first, e.g. "
-                    f"`ffmpeg -i IN -ac 1 -ar {sample_rate} -sample_fmt s16 OUT.wav`)") from None
+    raise UserError(f"{path} is not a PCM WAV file ({error}); give a {accepted} ({conversion})") from None
   found = f"{channels} channel{'s' * (channels != 1)}, {8 * width}-bit, {rate} Hz"
   if (channels, width, rate) != (1, SAMPLE_WIDTH, sample_rate):
-    raise UserError(f"{path} is {found}; the model takes {accepted} (convert it first, e.g. "
-                    f"`ffmpeg -i IN -ac 1 -ar {sample_rate} -sample_fmt s16 OUT.wav`)")
+    raise UserError(f"{path} is {found}; the model takes {accepted} ({conversion})")
   return np.frombuffer(frames, "<i2").astype(np.int16)

@@ -188,10 +188,8 @@ def vocode(workdir: str, input_path: str, output: str, step: int | None = None, 
   given = np.pad(waveform, (0, length - len(waveform)))[None]
   temperature = (config.eval.get("sample_temperature", 1.0) if sigma is None
                  else sigma_temperature(vocoder.task, sigma))
-  values, failures = jax.device_get(vocoder.jit_sample(state, stream(config, SAMPLE_STREAM), 1, temperature, None, given))
-  if failures:
-    chief_warn(f"{int(failures)} of {length} samples could not be computed (not finite) and are written as 0")
-  samples = Samples(np.asarray(values)[:, :len(waveform)], feature, references=waveform[None])
+  padded = vocoder.sample(state, 1, temperature, given=given)
+  samples = Samples(padded.values[:, :len(waveform)], feature, references=waveform[None])
   settings = spectrogram.published_settings(feature.sample_rate)
   distance = float(spectrogram.log_mel_distance(*(spectrogram.pcm_log_mel_spectrogram(x, settings)
                                                   for x in (samples.values, samples.references))))
