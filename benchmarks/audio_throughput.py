@@ -17,10 +17,12 @@ import statistics
 
 import jax
 
-from _measure import load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
+from _measure import comma_subset, load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
 from genzoo import data
 from genzoo.tasks import make_task
 from genzoo.testing import random_batch
+
+SIZES = ("speech", "ljspeech")  # experiments/waveglow.py variants
 
 
 def phases(variant: str, batch_size: int, synthesis_batch: int):
@@ -54,7 +56,7 @@ def phases(variant: str, batch_size: int, synthesis_batch: int):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--sizes", default="speech,ljspeech")
+  parser.add_argument("--sizes", type=comma_subset(SIZES), default=list(SIZES), help=f"comma-separated subset of {SIZES}")
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--steps", type=int, default=2, help="timed calls per round and phase")
   parser.add_argument("--ljspeech-batch", type=int, default=1)
@@ -63,7 +65,7 @@ def main():
   print(f"{jax.device_count()} x {jax.devices()[0].platform}, fp32")
   print("| size | phase | rate | real-time factor | model GFLOP/s | utilisation (median, range) |")
   print("|---|---|---|---|---|---|")
-  for variant in args.sizes.split(","):
+  for variant in args.sizes:
     batch_size = args.ljspeech_batch if variant == "ljspeech" else load_experiment("waveglow", variant).data.batch_size
     description, calls, state, sample_rate = phases(variant, batch_size, args.synthesis_batch)
     for call, _, _ in calls.values():

@@ -49,6 +49,18 @@ def active_regularizers(loss) -> dict[str, int]:
   return {name: loss[f"{name}_interval"] for name in REGULARIZERS if loss[f"{name}_weight"]}
 
 
+def task_with_loss(config, spec):
+  """`task_for(**loss)`: the task of `config` on data `spec` with some `loss.*` keys changed, as
+  `step_flops` builds it for each regulariser."""
+
+  def task_for(**loss):
+    changed = config.copy_and_resolve_references()
+    changed.loss.update(loss)
+    return make_task(changed, spec)
+
+  return task_for
+
+
 def step_flops(task_for, batch, key) -> float:
   """Mean matmul FLOPs per step over a cycle of lazy regularisation: the step's FLOPs without
   regularisers, plus each regulariser's cost (measured at interval 1) over its interval."""
@@ -78,11 +90,7 @@ def main():
   config.data.pad = 0
   config.data.batch_size = args.batch_size or config.data.batch_size
 
-  def task_for(**loss):
-    changed = config.copy_and_resolve_references()
-    changed.loss.update(loss)
-    return make_task(changed, IMAGE)
-
+  task_for = task_with_loss(config, IMAGE)
   task = task_for()
   batch = random_batch(config.data.batch_size)
   key = jax.random.key(0)

@@ -29,9 +29,8 @@ import jax
 import jax.numpy as jnp
 
 from _measure import REPO, comma_subset, load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
-from gan_throughput import step_flops
+from gan_throughput import step_flops, task_with_loss
 from genzoo.runner.session import describe_data
-from genzoo.tasks import make_task
 from genzoo.testing import random_batch
 
 FAMILIES = {"vae": ("vae", "cifar10"), "glow": ("glow", "cifar10"), "realnvp": ("realnvp", "cifar10"),
@@ -57,11 +56,7 @@ def measure(config, rounds: int, steps: int) -> dict:
   key = jax.random.key(0)
   batch = random_batch(spec, config.data.batch_size, key)
 
-  def task_for(**loss):
-    changed = config.copy_and_resolve_references()
-    changed.loss.update(loss)
-    return make_task(changed, spec)
-
+  task_for = task_with_loss(config, spec)
   task = task_for()
   state = jax.jit(task.init)(key, batch)
   if config.task == "gan":

@@ -23,7 +23,6 @@ trains fastest in a short trial at the start of the run (printed).
 import argparse
 import os
 import statistics
-import time
 
 import jax
 import numpy as np
@@ -92,13 +91,6 @@ def peer_phases(image_shape, batch, num_levels: int, num_steps: int, hidden: int
   return phases, peer_trainable_count(model)
 
 
-def seconds_per_torch_call(call, calls: int) -> float:
-  start = time.perf_counter()
-  for _ in range(calls):
-    call()
-  return (time.perf_counter() - start) / calls
-
-
 def best_torch_threads(train, calls: int) -> int:
   """The PyTorch thread count, from 1 to the machine's cores, whose training step is fastest."""
   import torch
@@ -107,7 +99,7 @@ def best_torch_threads(train, calls: int) -> int:
   for threads in range(1, os.cpu_count() + 1):
     torch.set_num_threads(threads)
     train()
-    seconds[threads] = seconds_per_torch_call(train, calls)
+    seconds[threads] = seconds_per_call(train, (), calls)
   print("normflows training s/step by threads: " + ", ".join(f"{n}: {s:.3f}" for n, s in seconds.items()))
   return min(seconds, key=seconds.get)
 
@@ -129,8 +121,8 @@ def compare(shape: str, args) -> list[str]:
   for phase, unit, per_call in (("train", "steps/s", 1), ("eval", "images/s", args.batch_size)):
     rates = {"genzoo": [], "normflows": []}
     for _ in range(args.rounds):  # A B A B: drift on a shared machine hits both alike
-      rates["genzoo"].append(per_call / seconds_per_call(lambda: ours[phase](), (), args.calls))
-      rates["normflows"].append(per_call / seconds_per_torch_call(peer[phase], args.calls))
+      for library, phases in (("genzoo", ours), ("normflows", peer)):
+        rates[library].append(per_call / seconds_per_call(phases[phase], (), args.calls))
     medians = {name: statistics.median(values) for name, values in rates.items()}
     cells = [f"{medians[name]:.2f} ({min(values):.2f}-{max(values):.2f})" for name, values in rates.items()]
     rows.append(f"| {shape} | {phase} ({unit}) | {cells[0]} | {cells[1]} | "

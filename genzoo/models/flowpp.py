@@ -57,8 +57,9 @@ class FlowppStep(nn.Module):
     if self.pointwise:
       parts.append(flow_steps.lu_conv(self, depth))
     conditioner = in_precision(
-        FlowppConditioner, self.compute_dtype, self.filters, self.blocks, out_channels=depth - depth // 2, num_params=2 + 3 * self.components,
-        heads=self.heads, dropout=self.dropout, attention=self.attention, train=self.train)
+        FlowppConditioner, self.compute_dtype, self.filters, self.blocks, out_channels=depth - depth // 2,
+        num_params=2 + 3 * self.components, heads=self.heads, dropout=self.dropout, attention=self.attention,
+        train=self.train)
     parts.append(bijectors.Coupling(bijectors.SplitPartition(), conditioner, self.transformer(), condition=context))
     parts.append(bijectors.ChannelPermutation(jnp.roll(jnp.arange(depth), -(depth // 2))))
     step = distrax.Chain(parts[::-1])  # a Chain applies its last bijector first
