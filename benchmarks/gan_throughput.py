@@ -1,4 +1,4 @@
-"""GAN training throughput on 32x32x3 images, fp32; one step = the model's discriminator updates
+"""GAN training throughput on 32x32x3 images; one step = the model's discriminator updates
 (`loss.d_steps`) and one generator update. Models: the DCGAN and ResNet pairs at the
 `experiments/dcgan.py:cifar10` widths (batch 64), StyleGAN2 at the `experiments/stylegan2.py:mnist5k`
 widths (batch 32, ADA on; `--paper-size` for the `cifar10` setting, widths up to 512, batch 64), and
@@ -8,18 +8,21 @@ discriminator updates of 32; `--paper-size` for its `cifar10` setting, 256 chann
 
 Reports G+D steps/s and utilisation: the step's matmul and convolution FLOP/s (read off the
 jitted step's jaxpr by `_measure.matmul_flops`, so the backward passes are counted as executed)
-over this machine's fp32 matmul peak. Lazy regularisers (StyleGAN2's R1 every 16 steps, path
+over this machine's matmul peak in the players' compute dtype (`--dtype`, `model.compute_dtype`,
+float32 by default). Lazy regularisers (StyleGAN2's R1 every 16 steps, path
 lengths every 4) are included: a timed call is one whole cycle of steps (16), and the FLOPs are
 the cycle's mean per step. Each round measures the peak right before timing the step, and the
 table gives medians and ranges over rounds, as `throughput.py` does.
 
   python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2|biggan] [--paper-size]
+      [--dtype float32|bfloat16]
 """
 
 import argparse
 import statistics
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from genzoo.data import image_spec
@@ -83,12 +86,14 @@ def main():
   parser.add_argument("--batch-size", type=int, default=None, help="default: the experiment's")
   parser.add_argument("--model", choices=tuple(MODELS), default="dcgan")
   parser.add_argument("--paper-size", action="store_true", help="stylegan2, biggan: the cifar10 setting's widths")
+  parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="model.compute_dtype")
   args = parser.parse_args()
   experiment, variant, paper_variant = MODELS[args.model]
   config = load_experiment(experiment, paper_variant if args.paper_size else variant)
   config.model.name = args.model
   config.data.pad = 0
   config.data.batch_size = args.batch_size or config.data.batch_size
+  config.model.compute_dtype = args.dtype
 
   task_for = task_with_loss(config, IMAGE)
   task = task_for()
@@ -108,7 +113,7 @@ def main():
 
   seconds, utilisation, peaks = [], [], []
   for _ in range(args.rounds):
-    peaks.append(matmul_peak_flops(repeats=3))
+    peaks.append(matmul_peak_flops(repeats=3, dtype=jnp.dtype(args.dtype)))
     seconds.append(seconds_per_call(cycle, (state,), args.steps) / cycle_length)
     utilisation.append(flops / seconds[-1] / peaks[-1])
 
@@ -116,9 +121,9 @@ def main():
   widths = ", ".join(f"{key} {value}" for key, value in config.model.items()
                      if key in ("g_width", "d_width", "channel_base", "channel_max", "width"))
   print(f"GAN {args.model} ({widths}), 32x32x3, batch {config.data.batch_size} in {config.loss.d_steps} "
-        f"discriminator update(s), fp32, loss.augment "
+        f"discriminator update(s), {args.dtype}, loss.augment "
         f"{config.loss.augment}, cycle of {cycle_length} steps; {jax.device_count()} x {jax.devices()[0].platform}; "
-        f"{flops / 1e9:.2f} GFLOP per G+D step; fp32 matmul peak {statistics.median(peaks) / 1e9:.1f} "
+        f"{flops / 1e9:.2f} GFLOP per G+D step; {args.dtype} matmul peak {statistics.median(peaks) / 1e9:.1f} "
         f"GFLOP/s (median of {args.rounds} rounds, range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")
   print("| G+D steps/s | model GFLOP/s | utilisation (median, range) |")
   print("|---|---|---|")

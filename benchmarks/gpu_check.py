@@ -10,8 +10,8 @@ Families and settings (`experiments/<file>.py:<variant>`, random batches of the 
 description, so nothing is downloaded): VAE `vae.py:cifar10`, Glow `glow.py:cifar10`, RealNVP
 `realnvp.py:cifar10`, Flow++ `flowpp.py:cifar10`, DCGAN `dcgan.py:cifar10`, StyleGAN2
 `stylegan2.py:cifar10`, BigGAN `biggan.py:cifar10` and WaveGlow `waveglow.py:ljspeech`.
-bfloat16 is `model.compute_dtype` (the flows' conditioners); a family without it is measured in
-float32 only. A training call is `--steps` consecutive steps; the FLOPs are the step's matmuls
+bfloat16 is `model.compute_dtype` (the flows' conditioners, the GANs' players); a family without it
+is measured in float32 only. A training call is `--steps` consecutive steps; the FLOPs are the step's matmuls
 and convolutions read off its jaxpr (`_measure.matmul_flops`, as executed; a GAN's lazy
 regularisers at their intervals, as `gan_throughput.py` counts them). The peaks are square
 matmuls of `--peak-size` in each dtype (float32 matmuls run at the backend's default precision,

@@ -35,7 +35,7 @@ def get_config(variant: str = "mnist5k"):
                              betas=(0.0, 0.999), d_steps=d_steps, batch_size=50, paper_steps=125_000)
   config.model = ml_collections.ConfigDict(dict(
       name="biggan", latent_dim=128, latent_std=1.0, width=64, num_classes=10, attention_resolution=0,
-      shared_dim=128, truncation=0.0))
+      shared_dim=128, truncation=0.0, compute_dtype=config.model.compute_dtype))
   config.loss.update(ema_decay=0.9999, ortho_weight=0.0)
   if variant == "mnist5k":
     config.data.pad = 2

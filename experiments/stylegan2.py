@@ -51,7 +51,7 @@ def get_config(variant: str = "mnist5k"):
   config.model = ml_collections.ConfigDict(dict(
       name="stylegan2", latent_dim=512, latent_std=1.0, w_dim=512, mapping_layers=2, channel_base=32768,
       channel_max=512, num_classes=0, d_architecture="resnet", mbstd_group_size=4, truncation_psi=1.0,
-      noise_mode="random", modconv="auto"))
+      noise_mode="random", modconv="auto", compute_dtype=config.model.compute_dtype))
   config.loss.update(r1_interval=16, pl_weight=2.0, style_mixing_prob=0.9, ema_rampup=0.05, augment="ada")
   if base == "mnist5k":
     config.data.pad = 2

@@ -43,8 +43,8 @@ GENERATOR_RULES = {"model.g_width": checks.at_least(1)}
 class WeightsOnly:
   """The EMA weights with the generator's own state collections, as they are."""
 
-  def sampling_variables(self, generator: nn.Module, variables: dict, inputs) -> dict:
-    del generator, inputs
+  def sampling_variables(self, generator: nn.Module, variables: dict, inputs, apply) -> dict:
+    del generator, inputs, apply
     return variables
 
 
@@ -56,10 +56,11 @@ class StandingBatchStats:
 
   batch: int = 256
 
-  def sampling_variables(self, generator: nn.Module, variables: dict, inputs) -> dict:
-    """`inputs(num)` draws the batch (latents, labels or None) the statistics are taken on."""
-    _, standing = generator.clone(bn_momentum=0.0).apply(
-        variables, *inputs(self.batch), train=True, mutable=["batch_stats"])
+  def sampling_variables(self, generator: nn.Module, variables: dict, inputs, apply) -> dict:
+    """`inputs(num)` draws the batch (latents, labels or None) the statistics are taken on;
+    `apply(module, variables, *args, **kwargs)` is how the task applies its players."""
+    _, standing = apply(generator.clone(bn_momentum=0.0), variables, *inputs(self.batch), train=True,
+                        mutable=["batch_stats"])
     return {**variables, **standing}
 
 

@@ -109,6 +109,8 @@ def modulated_conv(form: str):
 
 
 class EqualizedDense(nn.Module):
+  """A dense layer with equalised learning rate, computing in its parameters' dtype."""
+
   features: int
   lr_multiplier: float = 1.0
   bias_init: float = 0.0
@@ -119,7 +121,7 @@ class EqualizedDense(nn.Module):
     fan_in = x.shape[-1]
     kernel = self.param("kernel", nn.initializers.normal(1.0 / self.lr_multiplier), (fan_in, self.features))
     bias = self.param("bias", nn.initializers.constant(self.bias_init), (self.features,))
-    y = x @ (kernel * (self.lr_multiplier / math.sqrt(fan_in))) + bias * self.lr_multiplier
+    y = x.astype(kernel.dtype) @ (kernel * (self.lr_multiplier / math.sqrt(fan_in))) + bias * self.lr_multiplier
     return lrelu(y) if self.activation else y
 
 
@@ -166,18 +168,18 @@ class SynthesisLayer(nn.Module):
     if self.up:
       x = upsample_2x(x)
     x = modulated_conv(self.modconv)(x, weight, styles, demodulate=True)
-    x = x + self.noise(x.shape) * self.param("noise_strength", nn.initializers.zeros, ())
+    x = x + self.noise(x.shape, x.dtype) * self.param("noise_strength", nn.initializers.zeros, ())
     return lrelu(x + self.param("bias", nn.initializers.zeros, (self.features,)))
 
-  def noise(self, shape: tuple[int, ...]) -> jax.Array:
-    """Per-pixel N(0, 1) noise [N, H, W, 1], shared by the channels: fresh from the "noise"
-    stream, or the layer's fixed draw (made at initialisation) for reproducible images."""
+  def noise(self, shape: tuple[int, ...], dtype) -> jax.Array:
+    """Per-pixel N(0, 1) noise [N, H, W, 1] of `dtype`, shared by the channels: fresh from the
+    "noise" stream, or the layer's fixed draw (made at initialisation) for reproducible images."""
     fixed = self.variable("noise_const", "noise", lambda: jax.random.normal(self.make_rng("params"), shape[1:3] + (1,)))
     if self.noise_mode == "random":
-      return jax.random.normal(self.make_rng("noise"), shape[:3] + (1,))
+      return jax.random.normal(self.make_rng("noise"), shape[:3] + (1,), dtype)
     if self.noise_mode == "const":
-      return jnp.broadcast_to(fixed.value, shape[:3] + (1,))
-    return jnp.zeros(shape[:3] + (1,))
+      return jnp.broadcast_to(fixed.value, shape[:3] + (1,)).astype(dtype)
+    return jnp.zeros(shape[:3] + (1,), dtype)
 
 
 class ToRGB(nn.Module):
@@ -368,7 +370,7 @@ class StyleGAN2Generator(nn.Module):
     labels), for the whole batch with probability `style_mixing_prob` (as the ADA paper's code does)."""
     z_rng, cut_rng, mix_rng = jax.random.split(self.make_rng("mixing"), 3)
     batch, num_ws, _ = ws.shape
-    other = self.mapping(jax.random.normal(z_rng, (batch, latent_dim)), labels)
+    other = self.mapping(jax.random.normal(z_rng, (batch, latent_dim), ws.dtype), labels)
     cutoff = jax.random.randint(cut_rng, (), 1, num_ws)
     cutoff = jnp.where(jax.random.uniform(mix_rng, ()) < self.style_mixing_prob, cutoff, num_ws)
     return jnp.where(jnp.arange(num_ws)[None, :, None] < cutoff, ws, other[:, None])

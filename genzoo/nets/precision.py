@@ -13,6 +13,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genzoo import checks
 from genzoo.errors import UserError
@@ -30,7 +31,11 @@ def compute_dtype(name: str):
 
 
 def _cast_floating(tree, dtype):
-  return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(jnp.result_type(a), jnp.floating) else a, tree)
+  """`tree` with its floating arrays in `dtype` (other leaves, e.g. labels or names, as they are)."""
+  def cast(leaf):
+    is_floating_array = isinstance(leaf, jax.Array | np.ndarray) and jnp.issubdtype(leaf.dtype, jnp.floating)
+    return leaf.astype(dtype) if is_floating_array else leaf
+  return jax.tree.map(cast, tree)
 
 
 def in_precision(module_class: type[nn.Module], dtype_name: str, *args, **kwargs) -> Callable:
@@ -52,3 +57,16 @@ def in_precision(module_class: type[nn.Module], dtype_name: str, *args, **kwargs
     return _cast_floating(outputs, jnp.float32)
 
   return call
+
+
+def apply_in(dtype_name: str, module: nn.Module, variables: dict, *args, **kwargs):
+  """`module.apply(variables, *args, **kwargs)` computing in the dtype `dtype_name` names: every
+  floating variable (parameters and state collections such as batch-norm statistics or
+  spectral-norm vectors) and positional input is cast on the way in; the floating outputs, updated
+  state collections included, come back as float32. GAN players run this way: their gradients,
+  losses and the state training keeps stay float32."""
+  dtype = compute_dtype(dtype_name)
+  if dtype == jnp.float32:
+    return module.apply(variables, *args, **kwargs)
+  outputs = module.apply(_cast_floating(variables, dtype), *_cast_floating(args, dtype), **kwargs)
+  return _cast_floating(outputs, jnp.float32)

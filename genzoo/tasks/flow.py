@@ -232,7 +232,8 @@ class FlowTask:
   RESUMABLE_KEYS = ("model.remat", "dequantizer.remat")  # memory versus recomputation: the same updates
   # Keys added after runs were stored, with the value a stored run without them was trained with.
   BACKFILLED_KEYS = {"dequantizer.name": "uniform", "optim.ema_decay": 0.0, "eval.iwae_k": 1,
-                     "eval.iwae_chunk_size": 8, "model.num_classes": 0, "loss.class_weight": 0.0}
+                     "eval.iwae_chunk_size": 8, "model.num_classes": 0, "loss.class_weight": 0.0,
+                     "model.compute_dtype": "float32"}
 
   def __post_init__(self):
     self.check_config(self.config)

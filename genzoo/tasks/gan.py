@@ -56,6 +56,7 @@ from genzoo.models.biggan import BigGANDiscriminator, BigGANGenerator, orthogona
 from genzoo.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.models.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from genzoo.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from genzoo.nets import precision
 from genzoo.tasks import augment, common
 from genzoo.data.spec import DataSpec
 from genzoo.tasks.base import Batch, State
@@ -270,7 +271,7 @@ class GANTask:
   RESUMABLE_KEYS = ()
   # Keys added after runs were stored, with the value a stored run without them was trained with.
   BACKFILLED_KEYS = {"loss.gp_interval": 1, "loss.r1_interval": 1, "loss.augment": "none", **ADA_DEFAULTS,
-                     **GENERATOR_DEFAULTS}
+                     **GENERATOR_DEFAULTS, "model.compute_dtype": "float32"}
 
   def __post_init__(self):
     self.check_config(self.config)
@@ -321,6 +322,7 @@ class GANTask:
         "loss.pl_decay": checks.fraction(upper_inclusive=True),
         "loss.pl_batch_shrink": checks.at_least(1),
         "loss.ortho_weight": checks.NON_NEGATIVE,
+        **precision.COMPUTE_DTYPE_RULE,
         **common.optimizer_rules("optim"),
         **common.optimizer_rules("d_optim"),
     })
@@ -453,8 +455,8 @@ class GANTask:
     labels = None if real_labels is None else jnp.concatenate([real_labels, fake_labels])
 
     def loss_fn(d_params):
-      logits, d_state = self.discriminator.apply(
-          {"params": d_params, **state["model_state"]["discriminator"]}, jnp.concatenate([real, fake]), labels,
+      logits, d_state = self.apply_player(
+          self.discriminator, {"params": d_params, **state["model_state"]["discriminator"]}, jnp.concatenate([real, fake]), labels,
           train=True, mutable=list(self.discriminator.STATE_COLLECTIONS))
       real_logits, fake_logits = jnp.split(logits, 2)
       loss = jnp.mean(self.objective.discriminator(real_logits, fake_logits))
@@ -513,11 +515,11 @@ class GANTask:
     z_rng, noise_rng = jax.random.split(rng)
     variables = {"params": g_params, **state["model_state"]["generator"]}
     rngs = model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM))
-    ws, _ = self.generator.apply(variables, self.latents(z_rng, num, 1.0), self.fake_labels(z_rng, num), True,
+    ws, _ = self.apply_player(self.generator, variables, self.latents(z_rng, num, 1.0), self.fake_labels(z_rng, num), True,
                                  method="styles", rngs=rngs, mutable=list(self.generator.STATE_COLLECTIONS))
     height, width = self.data.x.shape[:2]
     projection = jax.random.normal(noise_rng, (num,) + self.data.x.shape) / jnp.sqrt(height * width)
-    grads = jax.grad(lambda ws: jnp.sum(self.generator.apply(variables, ws, method="synthesize", rngs=rngs)
+    grads = jax.grad(lambda ws: jnp.sum(self.apply_player(self.generator, variables, ws, method="synthesize", rngs=rngs)
                                         * projection))(ws)
     return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=-1), axis=-1))
 
@@ -544,7 +546,7 @@ class GANTask:
                temperature: float = 1.0):
     """(images in [-1, 1], updated generator state collections) from the given weights."""
     z = self.latents(rng, num, temperature)
-    return self.generator.apply({"params": g_params, **state["model_state"]["generator"]}, z, labels,
+    return self.apply_player(self.generator, {"params": g_params, **state["model_state"]["generator"]}, z, labels,
                                 train=train, mutable=list(self.generator.STATE_COLLECTIONS),
                                 rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
@@ -552,7 +554,7 @@ class GANTask:
                    labels: jax.Array | None) -> jax.Array:
     """EMA-generator images in [-1, 1]."""
     stats_rng, z_rng = jax.random.split(rng)
-    return self.generator.apply(self.ema_variables(state, stats_rng), self.latents(z_rng, num, temperature), labels,
+    return self.apply_player(self.generator, self.ema_variables(state, stats_rng), self.latents(z_rng, num, temperature), labels,
                                 train=False, rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
   def ema_variables(self, state: State, stats_rng: jax.Array) -> dict:
@@ -560,7 +562,7 @@ class GANTask:
     batch-norm statistics, taken on latents drawn from `stats_rng`)."""
     return self.generator.EMA_POLICY.sampling_variables(
         self.generator, {"params": state["ema_generator"], **state["model_state"]["generator"]},
-        lambda num: (self.latents(stats_rng, num, 1.0), self.fake_labels(stats_rng, num)))
+        lambda num: (self.latents(stats_rng, num, 1.0), self.fake_labels(stats_rng, num)), self.apply_player)
 
   def style_mixing_grid(self, state: State, rng: jax.Array, num: int, band: str) -> jax.Array:
     """A style-mixing grid of the EMA generator, in the data's levels [(num + 1)^2, H, W, C]: `num`
@@ -570,11 +572,16 @@ class GANTask:
       raise UserError(f"model.name={self.config.model.name!r} has no styles to mix; style mixing needs a "
                       "style-based generator (model.name='stylegan2')")
     rows_rng, columns_rng = jax.random.split(jax.random.fold_in(rng, _PLAYER_STREAM))
-    images = self.generator.apply(
-        self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
+    images = self.apply_player(
+        self.generator, self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
         self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
         rngs=model_rngs(self.generator, rng))
     return self.to_levels(images.reshape((-1,) + images.shape[2:]))
+
+  def apply_player(self, player: nn.Module, variables: dict, *args, **kwargs):
+    """`player.apply(variables, *args, **kwargs)` computing in `model.compute_dtype`, with float32
+    outputs and updated state (`nets.precision.apply_in`)."""
+    return precision.apply_in(self.config.model.compute_dtype, player, variables, *args, **kwargs)
 
   def real_labels(self, batch: Batch, num: int) -> jax.Array | None:
     """The batch's labels [num], or None for unlabelled data."""
@@ -594,8 +601,8 @@ class GANTask:
 
   def discriminate(self, state: State, images: jax.Array, labels: jax.Array | None) -> jax.Array:
     """Discriminator logits with its current state collections, not updating them."""
-    return self.discriminator.apply(
-        {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, labels,
+    return self.apply_player(
+        self.discriminator, {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, labels,
         train=False)
 
   # -- pixels ------------------------------------------------------------------------------------
@@ -630,7 +637,8 @@ def experiment_config(variant: str, experiment: str, *, loss: str, d_norm: str, 
   config = base_config()
   config.task = "gan"
   config.model = ml_collections.ConfigDict(
-      dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm))
+      dict(name="dcgan", latent_dim=128, latent_std=1.0, g_width=128, d_width=64, d_norm=d_norm,
+           compute_dtype="float32"))  # what the players compute in (nets.precision)
   config.loss = ml_collections.ConfigDict(
       dict(name=loss, d_steps=d_steps, gp_weight=gp_weight, gp_interval=1, r1_weight=0.0, r1_interval=1,
            ema_decay=0.999, augment="none",

@@ -1,5 +1,6 @@
 import functools
 import os
+import re
 
 import flax.linen as nn
 import jax
@@ -18,6 +19,7 @@ from genzoo.data import image_spec
 from genzoo.errors import UserError
 from genzoo.tasks import make_task
 from genzoo.tasks import common, gan
+from genzoo.testing import random_batch
 
 DIGITS = image_spec((8, 8, 1), 17, num_classes=10)
 
@@ -253,10 +255,11 @@ def test_ema_policy_is_the_generators_own(sngan, key):
   assert isinstance(task.generator.EMA_POLICY, players.StandingBatchStats)
   variables = {"params": state["ema_generator"], **state["model_state"]["generator"]}
   standing = task.generator.EMA_POLICY.sampling_variables(
-      task.generator, variables, lambda num: (jax.random.normal(key, (num, task.config.model.latent_dim)), None))
+      task.generator, variables, lambda num: (jax.random.normal(key, (num, task.config.model.latent_dim)), None),
+      task.apply_player)
   changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), standing["batch_stats"], variables["batch_stats"])
   assert any(jax.tree.leaves(changed)) and standing["params"] is variables["params"]
-  assert players.WeightsOnly().sampling_variables(task.generator, variables, None) is variables
+  assert players.WeightsOnly().sampling_variables(task.generator, variables, None, task.apply_player) is variables
 
 
 def test_a_run_stored_before_the_interval_and_augment_keys_resumes(experiment):
@@ -331,3 +334,51 @@ def test_style_based_settings_are_refused_for_other_generators(experiment):
   conditional.model.num_classes = 7
   with pytest.raises(UserError, match=r"model.num_classes=7 asks for a model conditioned on 7 classes, but the data has 10 classes"):
     make_task(conditional, DIGITS)
+
+
+# model.name -> (experiment, overrides, data) of a smoke-sized pair: each player has its own layers
+# (spectral norm, batch norm, modulated convolutions with noise, self-attention).
+BFLOAT16_PAIRS = {
+    "dcgan": ("wgan_gp", {}, image_spec((8, 8, 1), 17)),
+    "resnet": ("sngan", {"model.name": "resnet"}, DIGITS),
+    "stylegan2": ("stylegan2", {"model.num_classes": 10}, DIGITS),
+    "biggan": ("biggan", {"model.attention_resolution": 16}, image_spec((32, 32, 1), 17, num_classes=10)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BFLOAT16_PAIRS))
+def test_bfloat16_players_compute_every_matmul_in_bfloat16_and_train_float32_state(experiment, key, name):
+  experiment_name, overrides, spec = BFLOAT16_PAIRS[name]
+  task = make_task(experiment(experiment_name, "smoke", {**overrides, "model.compute_dtype": "bfloat16"}), spec)
+  batch = random_batch(spec, task.config.data.batch_size, key)
+  state = jax.eval_shape(task.init, key, batch)
+  next_state, _ = jax.eval_shape(task.train_step, state, batch, key)
+  assert next_state == state  # parameters, their averages and state collections stay float32
+  z = jnp.zeros((8, task.config.model.latent_dim))
+  labels = task.fake_labels(key, 8)
+  for player, inputs, variables in (
+      (task.generator, (z, labels), {"params": state["params"]["generator"], **state["model_state"]["generator"]}),
+      (task.discriminator, (task.to_signed(batch["image"][:8]), labels),
+       {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]})):
+    def apply(variables, player=player, inputs=inputs):
+      return task.apply_player(player, variables, *inputs, train=True, mutable=list(player.STATE_COLLECTIONS),
+                               rngs=gan.model_rngs(player, key) if player is task.generator else None)
+    jaxpr = str(jax.make_jaxpr(apply)(variables))
+    assert set(re.findall(r"(\w+)\[[\d,]*\] = dot_general", jaxpr)) == {"bf16"}, type(player).__name__
+    outputs, updated = jax.eval_shape(apply, variables)
+    assert outputs.dtype == jnp.float32
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(updated))
+
+
+def test_bfloat16_players_give_the_float32_outputs_to_bfloat16_precision(experiment, key):
+  spec = image_spec((8, 8, 1), 17)
+  tasks_by_dtype = {dtype: make_task(experiment("wgan_gp", "smoke", {"model.compute_dtype": dtype}), spec)
+                    for dtype in ("float32", "bfloat16")}
+  state = jax.jit(tasks_by_dtype["float32"].init)(key, random_batch(spec, 8, key))
+  images = {dtype: jax.jit(lambda s, task=task: task.generate(s["params"]["generator"], s, key, 8, None, False)[0])(state)
+            for dtype, task in tasks_by_dtype.items()}
+  assert not np.array_equal(images["bfloat16"], images["float32"])
+  np.testing.assert_allclose(images["bfloat16"], images["float32"], atol=0.05)
+  logits = {dtype: jax.jit(lambda s, task=task: task.discriminate(s, images["float32"], None))(state)
+            for dtype, task in tasks_by_dtype.items()}
+  np.testing.assert_allclose(logits["bfloat16"], logits["float32"], rtol=0.05, atol=0.05)
