@@ -24,6 +24,8 @@ RUNNER_RULES = {
     "data.pad": checks.at_least(0),
     "data.segment_length": checks.optional(checks.at_least(1)),
     "data.mutation_rate": checks.fraction(upper_inclusive=False),
+    "data.workers": checks.at_least(0),
+    "data.prefetch": checks.at_least(1),
     "train.steps": checks.at_least(1),
     "train.log_every": checks.at_least(1),
     "train.eval_every": checks.at_least(0),
@@ -41,7 +43,7 @@ RUNNER_RULES = {
 # Runner keys added after runs were stored, with the value such runs used (see
 # `tasks.backfilled_keys`): they resume, evaluate and take overrides as they were.
 BACKFILLED_KEYS = {"eval.sample_temperature": 1.0, "data.classes": [], "data.mutation_rate": 0.0,
-                   "data.segment_length": None}
+                   "data.segment_length": None, "data.stream": False, "data.workers": 0, "data.prefetch": 2}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -61,6 +63,9 @@ def base_config() -> ml_collections.ConfigDict:
           classes=(),  # train and evaluate on the examples of these classes only (one-class protocols); () = all
           mutation_rate=0.0,  # > 0: training entries replaced by uniform levels with this probability (Ren et al. 2019)
           segment_length=config_dict.placeholder(int),  # audio: samples per training segment and eval window
+          stream=False,  # read batches by index from the dataset's array_record files instead of holding it in memory
+          workers=0,  # processes that make the training batches ahead of the steps (0: the training process does)
+          prefetch=2,  # training batches made ahead of the step that needs them (with workers > 0)
       )
   )
   config.optim = ml_collections.ConfigDict(

@@ -10,13 +10,17 @@ A train split holds whole utterances (`Ragged`); every training batch takes one 
 utterances whole, then zeros), as WaveGlow trains. A test split holds every utterance cut into
 consecutive windows of `data.segment_length` samples, the end of each utterance that fills no
 whole window left out, so evaluation sees fixed shapes and scores each audio sample at most once.
+With `stream=True` the train split's utterances are read by index from disk, batch by batch
+(`genzoo.data.streaming`); the test split, whose windows need every utterance's length, is read
+into memory either way.
 """
 
 import dataclasses
 
 import numpy as np
 
-from genzoo.data.images import SPLITS, prepared_builder, tensorflow
+from genzoo.data import streaming
+from genzoo.data.images import SPLITS, prepared_builder
 from genzoo.data.spec import DataSpec, audio_spec
 from genzoo.data.splits import IMAGE_OPTIONS, LoadOptions, Ragged, Split, check_classes, refuse_options
 from genzoo.errors import UserError
@@ -61,6 +65,8 @@ class TFDSAudio:
     """Reads a whole split into host memory (see the module docstring), preparing the TFDS
     dataset first if needed."""
     spec = self.describe(name, options)
+    if options.stream and split == "train":
+      return self.streamed_train(name, spec, options)
     waveforms, labels = self._read_split(name, split, options.data_dir)
     if options.classes:
       kept = np.flatnonzero(np.isin(labels, options.classes))
@@ -78,20 +84,38 @@ class TFDSAudio:
     return Split({"audio": windows, **{key: np.repeat(values, counts) for key, values in labelled.items()}},
                  spec, name)
 
+  def streamed_train(self, name: str, spec: DataSpec, options: LoadOptions) -> Split:
+    """The train split's utterances read by index from its array_record files, each batch's
+    segments cut as from the in-memory split."""
+    if options.classes:
+      raise UserError(f"data.stream=True reads {name} batch by batch, which data.classes does not support yet (it "
+                      "selects over the whole split); use data.stream=False for it")
+    builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, AUDIO_DATASETS,
+                               file_format=streaming.RANDOM_ACCESS_FORMAT)
+    source = streaming.data_source(builder, name, self.train_split)
+    examples = streaming.RandomAccessExamples(source, self.utterances)
+    return Split(streaming.columns(examples, spec, variable_length=("audio",)), spec, name)
+
+  def utterances(self, examples: list[dict]) -> dict:
+    """Examples as read from TFDS -> {"audio": int16 waveforms [T_i], "label": int32 [N] (-1 without labels)}."""
+    labels = [int(example[self.label_key]) if self.label_key else -1 for example in examples]
+    return {"audio": [np.asarray(example[self.speech_key], np.int16).reshape(-1) for example in examples],
+            "label": np.array(labels, np.int32)}
+
   def _read_split(self, name: str, split: str, data_dir: str | None) -> tuple[list[np.ndarray], np.ndarray]:
     """(int16 waveforms, int32 labels (-1 without labels)) of every utterance of a split."""
     if split not in SPLITS:
       raise UserError(f"unknown split {split!r}; accepted: {', '.join(SPLITS)}")
-    tensorflow()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
     builder = prepared_builder(name, self.tfds_name, data_dir, self.offline, AUDIO_DATASETS)
-    dataset = builder.as_dataset(split=self.train_split if split == "train" else self.test_split, shuffle_files=False)
-    waveforms, labels = [], []
-    for example in tfds.as_numpy(dataset):
-      waveforms.append(np.asarray(example[self.speech_key], np.int16).reshape(-1))
-      labels.append(int(example[self.label_key]) if self.label_key else -1)
-    return waveforms, np.array(labels, np.int32)
+    tfds_split = self.train_split if split == "train" else self.test_split
+    if streaming.RANDOM_ACCESS_FORMAT in {f.value for f in builder.info.available_file_formats()}:
+      source = streaming.data_source(builder, name, tfds_split)
+      read = self.utterances([source[index] for index in range(len(source))])
+    else:
+      read = self.utterances(list(tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False))))
+    return read["audio"], read["label"]
 
 
 AUDIO_DATASETS: dict[str, TFDSAudio] = {

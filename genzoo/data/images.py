@@ -1,8 +1,11 @@
 """Image datasets read through TFDS (the embedded offline `digits` and `mnist5k` included).
 
 `TFDSImages.load` reads a whole split into a `Split` of uint8 NHWC pixels (and int32 labels for
-labelled data), cropped, resized, padded, reduced to fewer bits or binarised as asked;
-`TFDSImages.describe` tells the same batches' `DataSpec` without reading anything.
+labelled data), cropped, resized, padded, reduced to fewer bits or binarised as asked, or with
+`stream=True` opens it for reading by index from disk (`genzoo.data.streaming`), each batch
+prepared the same way as it is read; `TFDSImages.describe` tells the same batches' `DataSpec`
+without reading anything. A dataset prepared in TFDS's array_record format (what streaming reads)
+is read into memory through the same random-access source.
 
 TensorFlow and TFDS are imported inside `load` only: the rest of genzoo imports without them.
 """
@@ -13,6 +16,7 @@ import os
 
 import numpy as np
 
+from genzoo.data import streaming
 from genzoo.data.spec import DataSpec, image_spec
 from genzoo.data.splits import (AUDIO_OPTIONS, BINARIZE_MODES, STATIC_STREAM, LoadOptions, Split, bernoulli,
                                  check_choice, check_classes, refuse_options)
@@ -68,7 +72,8 @@ class TFDSImages:
     return image_spec((height + 2 * options.pad, width + 2 * options.pad, depth), levels, self.num_classes)
 
   def load(self, name: str, split: str, options: LoadOptions) -> Split:
-    """Reads a whole split into host memory, preparing the TFDS dataset first if needed.
+    """Reads a whole split into host memory, preparing the TFDS dataset first if needed; with
+    `options.stream`, opens it to be read batch by batch instead.
 
     `options.binarize`: "none"; "static" (one Bernoulli(x / (levels - 1)) draw per example,
     fixed by `options.seed`); or "dynamic" (the train split keeps its grey levels and
@@ -79,11 +84,35 @@ class TFDSImages:
     those classes only (their labels unchanged).
     """
     self.describe(name, options)  # refuses bad options before anything is read
-    images, labels = self._read_split(name, split, options.data_dir, self._output_size(name, options.image_size))
+    if options.stream:
+      return self.streamed(name, split, options)
+    images, labels = self._read_split(name, split, options)
     if options.classes:
       kept = np.isin(labels, options.classes)
       images, labels = images[kept], labels[kept]
     return self.prepared(name, split, images, labels, options)
+
+  def streamed(self, name: str, split: str, options: LoadOptions) -> Split:
+    """The split as `StreamedColumn`s over its array_record files, each batch cropped, resized,
+    padded and reduced to fewer bits as `load` does. Filtering classes and binarising need the
+    whole split (or a draw per position in it) and are refused."""
+    refused = {"classes": options.classes, "binarize": options.binarize != "none"}
+    if any(refused.values()):
+      raise UserError(f"data.stream=True reads {name} batch by batch, which data.classes and data.binarize do not "
+                      "support yet (they select or draw over the whole split); use data.stream=False for them")
+    builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, IMAGE_DATASETS,
+                               file_format=streaming.RANDOM_ACCESS_FORMAT)
+    source = streaming.data_source(builder, name, self.tfds_split(split))
+    spec = self.describe(name, options)
+    examples = streaming.RandomAccessExamples(source, self.preparation(name, options))
+    return Split(streaming.columns(examples, spec), spec, name)
+
+  def preparation(self, name: str, options: LoadOptions) -> "ImagePreparation":
+    size = self._output_size(name, options.image_size)
+    return ImagePreparation(self._cropped_shape()[:2], size, options.pad, options.n_bits, self.num_classes is not None)
+
+  def tfds_split(self, split: str) -> str:
+    return self.train_split if split == "train" else self.test_split
 
   def prepared(self, name: str, split: str, images: np.ndarray, labels: np.ndarray, options: LoadOptions) -> Split:
     """A `Split` of images as stored (uint8 in this dataset's levels, after any crop and resize)
@@ -91,15 +120,12 @@ class TFDSImages:
     `load` does after reading, for images from elsewhere too (out-of-distribution sets). `split`
     keys the static binarisation's draws."""
     spec = self.describe(name, options)
-    pad = options.pad
-    images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     levels = self.num_levels
     if images.max(initial=0) >= levels:
       raise ValueError(
           f"{name} {split} has pixel values up to {images.max()} but {levels} levels are expected; "
           f"under tfds.testing.mock_data pass max_value={levels}")
-    if options.n_bits is not None:
-      images = images >> (8 - options.n_bits)
+    images = self.preparation(name, options).finished({"image": images})["image"]
     arrays = {"image": images, **({"label": labels} if self.num_classes is not None else {})}
     if options.binarize == "dynamic" and split == "train":
       return Split(arrays, spec, name, bernoulli_levels=levels)
@@ -136,42 +162,90 @@ class TFDSImages:
       return self.shape
     return self.crop, self.crop, self.shape[2]
 
-  def _read_split(self, name: str, split: str, data_dir: str | None,
-                  size: int | None) -> tuple[np.ndarray, np.ndarray]:
+  def _read_split(self, name: str, split: str, options: LoadOptions) -> tuple[np.ndarray, np.ndarray]:
     """All (images uint8 [N, H, W, C], labels int32 [N]) of one split, cropped and resized."""
-    tf = tensorflow()
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-    builder = prepared_builder(name, self.tfds_name, data_dir, self.offline, IMAGE_DATASETS)
-    tfds_split = self.train_split if split == "train" else self.test_split
-    dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
-    num_examples = int(dataset.cardinality())
-    crop_height, crop_width, channels = self._cropped_shape()
-    resize = size is not None and (size, size) != (crop_height, crop_width)
-    labelled = self.num_classes is not None
-
-    def convert(example):
-      # Centre-crops where the spec asks for it; elsewhere this pins the shape of datasets that
-      # TFDS declares with unknown sizes (downsampled_imagenet), a no-op on their real images.
-      image = tf.image.resize_with_crop_or_pad(example["image"], crop_height, crop_width)
-      if resize:
-        image = tf.image.resize(image, (size, size), antialias=True)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-      label = tf.cast(example["label"], tf.int32) if labelled else tf.constant(-1, tf.int32)
-      return image, label
-
-    shape = (size, size, channels) if resize else (crop_height, crop_width, channels)
-    images = np.empty((num_examples,) + shape, np.uint8)
+    builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, IMAGE_DATASETS)
+    preparation = self.preparation(name, options)
+    if streaming.RANDOM_ACCESS_FORMAT in {f.value for f in builder.info.available_file_formats()}:
+      source = streaming.data_source(builder, name, self.tfds_split(split))
+      chunks = (preparation.stacked(source.__getitems__(list(range(start, min(start + _CHUNK, len(source))))))
+                for start in range(0, len(source), _CHUNK))
+      num_examples = len(source)
+    else:
+      chunks, num_examples = _tfrecord_chunks(builder, self.tfds_split(split), preparation)
+    images = np.empty((num_examples,) + preparation.shape(self.shape[2]), np.uint8)
     labels = np.empty((num_examples,), np.int32)
     filled = 0
-    dataset = dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).batch(_CHUNK)
-    for image_chunk, label_chunk in tfds.as_numpy(dataset):
-      images[filled:filled + len(image_chunk)] = image_chunk
-      labels[filled:filled + len(label_chunk)] = label_chunk
-      filled += len(image_chunk)
+    for chunk in chunks:
+      images[filled:filled + len(chunk["image"])] = chunk["image"]
+      labels[filled:filled + len(chunk["image"])] = chunk.get("label", -1)
+      filled += len(chunk["image"])
     if filled != num_examples:
       raise RuntimeError(f"{name} {split}: read {filled} examples, expected {num_examples}")
     return images, labels
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePreparation:
+  """What becomes of a stored image on its way into a split or a batch: a centred crop to `crop`
+  (H, W) (for datasets TFDS declares with unknown sizes, this pins the shape, a no-op on their
+  real images), a resize to `size` x `size` with antialiasing (None: none), then `pad` zero pixels
+  on every side and the top `n_bits` bits (None: all)."""
+
+  crop: tuple[int, int]
+  size: int | None
+  pad: int
+  n_bits: int | None
+  labelled: bool
+
+  def shape(self, channels: int) -> tuple[int, int, int]:
+    """The shape of a cropped and resized image (before padding)."""
+    return (self.size, self.size, channels) if self.size is not None else (*self.crop, channels)
+
+  def crop_and_resize(self, tf, images):
+    """The crop and resize of one image [H, W, C] or a batch [N, H, W, C], as TensorFlow ops."""
+    images = tf.image.resize_with_crop_or_pad(images, *self.crop)
+    if self.size is not None and (self.size, self.size) != self.crop:
+      images = tf.image.resize(images, (self.size, self.size), antialias=True)
+      images = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
+    return images
+
+  def stacked(self, examples: list[dict]) -> dict[str, np.ndarray]:
+    """Examples read from a random-access source, cropped and resized, as arrays."""
+    images = np.stack([example["image"] for example in examples])
+    if images.shape[1:3] != self.shape(images.shape[-1])[:2]:
+      images = self.crop_and_resize(tensorflow(), images).numpy()
+    labels = {"label": np.array([example["label"] for example in examples], np.int32)} if self.labelled else {}
+    return {"image": images, **labels}
+
+  def __call__(self, examples: list[dict]) -> dict[str, np.ndarray]:
+    """Examples read from a random-access source, as the arrays of a batch."""
+    return self.finished(self.stacked(examples))
+
+  def finished(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`arrays` with the images padded and reduced to `n_bits`."""
+    pad = self.pad
+    images = np.pad(arrays["image"], ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    if self.n_bits is not None:
+      images = images >> (8 - self.n_bits)
+    return {**arrays, "image": images}
+
+
+def _tfrecord_chunks(builder, tfds_split: str, preparation: ImagePreparation):
+  """(chunks of the split's cropped and resized images and labels, the number of examples), read
+  through tf.data from a dataset prepared as TFRecords."""
+  tf = tensorflow()
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
+  num_examples = int(dataset.cardinality())
+
+  def convert(example):
+    label = tf.cast(example["label"], tf.int32) if preparation.labelled else tf.constant(-1, tf.int32)
+    return {"image": preparation.crop_and_resize(tf, example["image"]), "label": label}
+
+  dataset = dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).batch(_CHUNK)
+  return tfds.as_numpy(dataset), num_examples
 
 
 IMAGE_DATASETS: dict[str, TFDSImages] = {
@@ -201,16 +275,21 @@ def _binarize_static(images: np.ndarray, levels: int, rng: np.random.Generator) 
   return binary
 
 
-def prepared_builder(name: str, tfds_name: str, data_dir: str | None, offline: bool, registry: dict):
+def prepared_builder(name: str, tfds_name: str, data_dir: str | None, offline: bool, registry: dict,
+                     file_format: str | None = None):
   """The TFDS builder of dataset `name`, downloaded and prepared if needed (genzoo's own offline
-  builders are registered first); a failure explains how to fix it, naming the offline datasets
-  of `registry` (the datasets of the same kind)."""
+  builders are registered first), in `file_format` if it is prepared now (TFDS's default, TFRecord,
+  for None); a failure explains how to fix it, naming the offline datasets of `registry` (the
+  datasets of the same kind)."""
+  tensorflow()  # first: see `tensorflow`
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   # Importing the module registers genzoo's offline builders (`digits`, `mnist5k`, `genzoo_speech`).
   from genzoo.data import embedded  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
 
   builder = tfds.builder(tfds_name, data_dir=data_dir)
+  if file_format and not builder.is_prepared():  # a prepared dataset is read in the format it has
+    builder = tfds.builder(tfds_name, data_dir=data_dir, file_format=file_format)
   try:
     builder.download_and_prepare()
   except Exception as error:

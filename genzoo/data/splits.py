@@ -5,10 +5,12 @@ A `Split` is a dict of arrays sharing their first axis, one per key of its `Data
 function of (seed, step) and of the *global* batch size only, so a resumed run sees the same
 batches, and any number of processes together see the very batches one process would.
 
-Variable-length examples (utterances) are held `Ragged`, end to end; a training batch takes one
-segment of the feature's length out of each, at an offset drawn from (seed, step).
+Variable-length examples (utterances) are held `Ragged`, end to end (or streamed from disk, see
+`genzoo.data.streaming`; both are `VariableLength`); a training batch takes one segment of the
+feature's length out of each, at an offset drawn from (seed, step).
 """
 
+import abc
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
@@ -42,10 +44,36 @@ class LoadOptions:
   seed: int = 0
   classes: tuple[int, ...] = ()  # keep the examples of these classes only; () keeps all
   segment_length: int | None = None  # audio: samples per training segment and evaluation window
+  stream: bool = False  # read batches by index from disk instead of holding the split in memory
+
+
+class VariableLength(abc.ABC):
+  """Variable-length examples of rank 1, from which training batches take fixed-length segments."""
+
+  @abc.abstractmethod
+  def __len__(self) -> int:
+    """The number of examples."""
+
+  @property
+  @abc.abstractmethod
+  def dtype(self) -> np.dtype:
+    """The values' dtype."""
+
+  @abc.abstractmethod
+  def segments(self, indices: np.ndarray, uniform: np.ndarray, length: int) -> np.ndarray:
+    """[len(indices), length]: of example `indices[j]`, the `length` values from the offset
+    `segment_offsets(its length, uniform[j], length)`; shorter examples are taken whole, followed
+    by zeros."""
+
+
+def segment_offsets(lengths: np.ndarray, uniform: np.ndarray, length: int) -> np.ndarray:
+  """Where segments of `length` values start in examples of `lengths`: chosen by `uniform` in
+  [0, 1) uniformly among all of an example's full segments (0 for shorter examples)."""
+  return np.floor(uniform * (np.maximum(lengths - length, 0) + 1)).astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Ragged:
+class Ragged(VariableLength):
   """Variable-length examples stored end to end: example i is `values[offsets[i]:offsets[i + 1]]`."""
 
   values: np.ndarray
@@ -72,11 +100,8 @@ class Ragged:
     return self.values[self.offsets[index]:self.offsets[index + 1]]
 
   def segments(self, indices: np.ndarray, uniform: np.ndarray, length: int) -> np.ndarray:
-    """[len(indices), length]: of example `indices[j]`, the `length` values from an offset chosen
-    by `uniform[j]` in [0, 1) uniformly among all the example's full segments; shorter examples
-    are taken whole, followed by zeros."""
     lengths = self.lengths[indices]
-    offsets = self.offsets[indices] + np.floor(uniform * (np.maximum(lengths - length, 0) + 1)).astype(np.int64)
+    offsets = self.offsets[indices] + segment_offsets(lengths, uniform, length)
     positions = offsets[:, None] + np.arange(length)
     inside = np.arange(length) < lengths[:, None]
     return np.where(inside, self.values[np.where(inside, positions, 0)], 0).astype(self.dtype)
@@ -84,12 +109,13 @@ class Ragged:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Split:
-  """One split of a dataset, held in host memory.
+  """One split of a dataset, held in host memory or streamed from disk (`genzoo.data.streaming`).
 
   Attributes:
-    arrays: one array [N, *feature.shape] of the feature's dtype per key of `spec`, or for a
-      variable-length feature of shape [T] a `Ragged` of N examples of any length, from which
-      training batches take segments of T values (evaluation needs fixed shapes).
+    arrays: one array [N, *feature.shape] of the feature's dtype per key of `spec` (or a column
+      indexed like one), or for a variable-length feature of shape [T] a `VariableLength` (e.g.
+      `Ragged`) of N examples of any length, from which training batches take segments of T values
+      (evaluation needs fixed shapes).
     spec: what the arrays hold; `spec.target` is the variable the model learns.
     name: the dataset's name in the registry.
     bernoulli_levels: None, except for image data loaded with `binarize="dynamic"`: then the
@@ -108,7 +134,7 @@ class Split:
     num = len(self.arrays[self.spec.target])
     for key, feature in self.spec.features.items():
       array = self.arrays[key]
-      if isinstance(array, Ragged):
+      if isinstance(array, VariableLength):
         if len(feature.shape) != 1 or len(array) != num or array.dtype != np.dtype(feature.dtype):
           raise ValueError(f"{key} must be {num} {feature.dtype} examples of rank 1 (segments of {list(feature.shape)}), "
                            f"got {len(array)} {array.dtype} examples for a feature of shape {list(feature.shape)}")
@@ -138,7 +164,7 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
   So does the mutation of discrete data with `mutation_rate` > 0 (Ren et al. 2019, sec. 3.2, the
   training inputs of a likelihood-ratio background model): each entry is replaced, with that
   probability, by a level drawn uniformly. So do the offsets of the segments taken out of
-  variable-length (`Ragged`) examples.
+  variable-length (`VariableLength`) examples.
 
   Args:
     data: the training split.
@@ -171,8 +197,8 @@ def train_batch(data: Split, step: int, global_batch_size: int, *, seed: int,
   order = _permutation(seed, epoch, data.num_examples)
   rows = slice(process_index * local, (process_index + 1) * local)
   indices = order[position * global_batch_size:][rows]
-  batch = {key: array[indices] for key, array in data.arrays.items() if not isinstance(array, Ragged)}
-  ragged = {key: array for key, array in data.arrays.items() if isinstance(array, Ragged)}
+  batch = {key: array[indices] for key, array in data.arrays.items() if not isinstance(array, VariableLength)}
+  ragged = {key: array for key, array in data.arrays.items() if isinstance(array, VariableLength)}
   if ragged:
     uniform = np.random.default_rng([seed, SEGMENT_STREAM, step]).random(global_batch_size)[rows]
     batch.update({key: array.segments(indices, uniform, data.spec.features[key].shape[0])
@@ -222,7 +248,7 @@ def eval_batches(data: Split, global_batch_size: int, *, process_index: int = 0,
     raise UserError(
         "eval_batches needs fixed pixels, but this data is binarised anew for every training "
         "batch; load the split to evaluate with binarize='static'")
-  ragged = [key for key, array in data.arrays.items() if isinstance(array, Ragged)]
+  ragged = [key for key, array in data.arrays.items() if isinstance(array, VariableLength)]
   if ragged:
     raise ValueError(f"eval_batches needs examples of one shape, but {ragged} of {data.name} have any length")
   local = local_batch_size(global_batch_size, process_index, process_count)

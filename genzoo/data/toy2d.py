@@ -97,7 +97,8 @@ class ToyVectors:
   num_test: int = 2_000
 
   def describe(self, name: str, options: LoadOptions) -> DataSpec:
-    refuse_options(name, "a dataset of unlabelled 2-D vectors", options, IMAGE_OPTIONS + AUDIO_OPTIONS + ("classes",))
+    refuse_options(name, "a dataset of unlabelled 2-D vectors", options,
+                   IMAGE_OPTIONS + AUDIO_OPTIONS + ("classes", "stream"))
     return vector_spec(2)
 
   def load(self, name: str, split: str, options: LoadOptions) -> Split:

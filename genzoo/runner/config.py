@@ -21,6 +21,11 @@ RESUMABLE_CHANGES = (
     "train.max_to_keep",
     "train.on_nonfinite",
     "eval.",
+    # How the batches are read, not which: streamed and in-memory batches are the same.
+    "data.stream",
+    "data.workers",
+    "data.prefetch",
+    "data.data_dir",
 )
 
 

@@ -11,12 +11,13 @@ import ml_collections
 from genzoo import data as datasets
 from genzoo import tasks
 from genzoo.config import check_runner_settings
+from genzoo.data.prefetch import Prefetcher
 from genzoo.errors import UserError
 from genzoo.runner import workdir as run_files
 from genzoo.runner.checkpoints import Checkpoints
 from genzoo.runner.evaluation import Evaluator
-from genzoo.runner.session import (TRAIN_STREAM, Session, chief_print, chief_warn, is_chief, load_split,
-                                   local_train_batch, stream)
+from genzoo.runner.session import (TRAIN_STREAM, Session, chief_print, chief_warn, is_chief, load_split, stream,
+                                   train_batches)
 from genzoo.runner.writers import Progress, RunWriter
 
 
@@ -53,7 +54,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, overwrit
     start_step, state = checkpoints.restore_newest_intact(abstract_state, set_aside_damaged=True, warn=chief_warn)
     if start_step is None:
       start_step = 0
-      state = session.init_state(session.parallel.global_batch(local_train_batch(config, train_data, 0)))
+      state = session.init_state(session.parallel.global_batch(train_batches(config, train_data)(0)))
     else:
       chief_print(f"resuming from the checkpoint at step {start_step} in {workdir}")
     writer = RunWriter(workdir, enabled=is_chief(), start_step=start_step)
@@ -93,38 +94,47 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
       )
     interval.add(metrics)
 
+  def report(done: int, data_wait_seconds: float):
+    """Logs the interval's mean train metrics, its speed and its share of time spent waiting for data."""
+    rate, seconds = progress.steps_per_sec(done), progress.last_interval_seconds
+    interval_steps, averaged = interval.count, interval.pop()
+    data_wait = data_wait_seconds / max(seconds, 1e-9)
+    writer.scalars(done, {**{f"train/{k}": v for k, v in averaged.items()}, "steps_per_sec": rate,
+                          "data_wait_fraction": data_wait})
+    chief_print(progress.line(done, rate, {k: averaged[k] for k in session.task.PROGRESS_METRICS}, data_wait))
+    skipped = round(averaged["nonfinite"] * interval_steps)
+    if skipped:
+      chief_warn(f"warning: {skipped} of the last {interval_steps} steps (up to step {done}) had a "
+                 "non-finite loss or gradients and were skipped (train.on_nonfinite=skip)")
+
   final_metrics = {}
-  for step in range(start_step, train.steps):
-    local_batch = local_train_batch(config, train_data, step)
-    state, metrics = train_step(state, session.parallel.global_batch(local_batch),
-                                jax.random.fold_in(train_rng, step))
-    if pending is not None:
+  with Prefetcher(train_batches(config, train_data), range(start_step, train.steps), config.data.workers,
+                  config.data.prefetch) as batches:
+    next_batch = session.parallel.global_batch(next(batches))
+    for step in range(start_step, train.steps):
+      state, metrics = train_step(state, next_batch, jax.random.fold_in(train_rng, step))
+      done = step + 1
+      is_last = done == train.steps
+      if not is_last:  # placed on the devices while this step runs
+        next_batch = session.parallel.global_batch(next(batches))
+      if pending is not None:
+        settle(pending)
+      pending = (done, metrics)
+      if not (is_last or _due(done, train.log_every, train.checkpoint_every, train.eval_every, train.sample_every)):
+        continue
       settle(pending)
-    pending = (step + 1, metrics)
-    done = step + 1
-    is_last = done == train.steps
-    if not (is_last or _due(done, train.log_every, train.checkpoint_every, train.eval_every, train.sample_every)):
-      continue
-    settle(pending)
-    pending = None
-    if _due(done, train.log_every) or is_last:
-      rate = progress.steps_per_sec(done)
-      interval_steps, averaged = interval.count, interval.pop()
-      writer.scalars(done, {**{f"train/{k}": v for k, v in averaged.items()}, "steps_per_sec": rate})
-      chief_print(progress.line(done, rate, {k: averaged[k] for k in session.task.PROGRESS_METRICS}))
-      skipped = round(averaged["nonfinite"] * interval_steps)
-      if skipped:
-        chief_warn(f"warning: {skipped} of the last {interval_steps} steps (up to step {done}) had a "
-                   "non-finite loss or gradients and were skipped (train.on_nonfinite=skip)")
-    if _due(done, train.checkpoint_every) or is_last:
-      checkpoints.save(done, state)
-    if _due(done, train.eval_every) or is_last:
-      final_metrics = evaluate(state)
-      writer.scalars(done, {f"eval/{k}": v for k, v in final_metrics.items()})
-      chief_print(f"step {done} test: " + json.dumps(final_metrics))
-    if _due(done, train.sample_every) or is_last:
-      picture = session.preview(state, train.num_samples)
-      writer.picture(done, "samples", picture, os.path.join(workdir, f"samples_{done}.png"))
+      pending = None
+      if _due(done, train.log_every) or is_last:
+        report(done, batches.pop_wait_seconds())
+      if _due(done, train.checkpoint_every) or is_last:
+        checkpoints.save(done, state)
+      if _due(done, train.eval_every) or is_last:
+        final_metrics = evaluate(state)
+        writer.scalars(done, {f"eval/{k}": v for k, v in final_metrics.items()})
+        chief_print(f"step {done} test: " + json.dumps(final_metrics))
+      if _due(done, train.sample_every) or is_last:
+        picture = session.preview(state, train.num_samples)
+        writer.picture(done, "samples", picture, os.path.join(workdir, f"samples_{done}.png"))
   return final_metrics
 
 

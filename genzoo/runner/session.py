@@ -4,6 +4,7 @@ streams they draw from, and the data they read."""
 import dataclasses
 import functools
 import sys
+from collections.abc import Callable
 
 import jax
 import ml_collections
@@ -48,7 +49,8 @@ def load_options(config: ml_collections.ConfigDict) -> dict:
   """`config.data`'s options for `datasets.load` and `datasets.describe`."""
   d = config.data
   return dict(data_dir=d.data_dir, n_bits=d.n_bits, binarize=d.binarize, image_size=d.image_size,
-              pad=d.pad, seed=config.seed, classes=tuple(d.get("classes", ())), segment_length=d.get("segment_length"))
+              pad=d.pad, seed=config.seed, classes=tuple(d.get("classes", ())), segment_length=d.get("segment_length"),
+              stream=d.stream)
 
 
 def describe_data(config: ml_collections.ConfigDict) -> datasets.DataSpec:
@@ -60,12 +62,13 @@ def load_split(config: ml_collections.ConfigDict, split: str) -> datasets.Split:
   return datasets.load(config.data.name, split, **load_options(config))
 
 
-def local_train_batch(config: ml_collections.ConfigDict, train_data: datasets.Split, step: int):
-  """This process's rows of the global training batch of `step`."""
-  return datasets.train_batch(
-      train_data, step, config.data.batch_size, seed=config.seed, binarize=config.data.binarize,
-      mutation_rate=config.data.get("mutation_rate", 0.0), process_index=jax.process_index(), process_count=jax.process_count(),
-  )
+def train_batches(config: ml_collections.ConfigDict, train_data: datasets.Split) -> Callable[[int], dict]:
+  """step -> this process's rows of the global training batch of that step; picklable, for the
+  prefetching workers (`genzoo.data.prefetch`)."""
+  return functools.partial(
+      datasets.train_batch, train_data, global_batch_size=config.data.batch_size, seed=config.seed,
+      binarize=config.data.binarize, mutation_rate=config.data.get("mutation_rate", 0.0),
+      process_index=jax.process_index(), process_count=jax.process_count())
 
 
 @dataclasses.dataclass

@@ -109,16 +109,20 @@ class Progress:
     self.total_steps = total_steps
     self._last_step = start_step
     self._last_time = time.perf_counter()
+    self.last_interval_seconds = 0.0  # the wall time between the last two reports
 
   def steps_per_sec(self, step: int) -> float:
     now = time.perf_counter()
-    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self.last_interval_seconds = max(now - self._last_time, 1e-9)
+    rate = (step - self._last_step) / self.last_interval_seconds
     self._last_step, self._last_time = step, now
     return rate
 
-  def line(self, step: int, rate: float, metrics: dict[str, float]) -> str:
+  def line(self, step: int, rate: float, metrics: dict[str, float], data_wait: float) -> str:
+    """The progress line; `data_wait` is the share of the interval spent waiting for batches."""
     remaining = (self.total_steps - step) / rate if rate > 0 else float("inf")
     eta = time.strftime("%H:%M:%S", time.gmtime(remaining)) if np.isfinite(remaining) else "?"
     shown = " ".join(f"{name}={value:.4g}" for name, value in metrics.items())
-    return f"step {step}/{self.total_steps} | {shown} | {rate:.2f} steps/s | ETA {eta}"
+    return (f"step {step}/{self.total_steps} | {shown} | {rate:.2f} steps/s | {data_wait:.0%} waiting for data | "
+            f"ETA {eta}")
 

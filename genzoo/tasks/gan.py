@@ -456,8 +456,8 @@ class GANTask:
 
     def loss_fn(d_params):
       logits, d_state = self.apply_player(
-          self.discriminator, {"params": d_params, **state["model_state"]["discriminator"]}, jnp.concatenate([real, fake]), labels,
-          train=True, mutable=list(self.discriminator.STATE_COLLECTIONS))
+          self.discriminator, {"params": d_params, **state["model_state"]["discriminator"]},
+          jnp.concatenate([real, fake]), labels, train=True, mutable=list(self.discriminator.STATE_COLLECTIONS))
       real_logits, fake_logits = jnp.split(logits, 2)
       loss = jnp.mean(self.objective.discriminator(real_logits, fake_logits))
       # The regularisers' critic sees one set of labels: the reals' for R1, and for penalties at
@@ -515,12 +515,12 @@ class GANTask:
     z_rng, noise_rng = jax.random.split(rng)
     variables = {"params": g_params, **state["model_state"]["generator"]}
     rngs = model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM))
-    ws, _ = self.apply_player(self.generator, variables, self.latents(z_rng, num, 1.0), self.fake_labels(z_rng, num), True,
-                                 method="styles", rngs=rngs, mutable=list(self.generator.STATE_COLLECTIONS))
+    ws, _ = self.apply_player(self.generator, variables, self.latents(z_rng, num, 1.0), self.fake_labels(z_rng, num),
+                              True, method="styles", rngs=rngs, mutable=list(self.generator.STATE_COLLECTIONS))
     height, width = self.data.x.shape[:2]
     projection = jax.random.normal(noise_rng, (num,) + self.data.x.shape) / jnp.sqrt(height * width)
-    grads = jax.grad(lambda ws: jnp.sum(self.apply_player(self.generator, variables, ws, method="synthesize", rngs=rngs)
-                                        * projection))(ws)
+    grads = jax.grad(lambda ws: jnp.sum(
+        self.apply_player(self.generator, variables, ws, method="synthesize", rngs=rngs) * projection))(ws)
     return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=-1), axis=-1))
 
   def ema_decay(self, step: jax.Array) -> jax.Array:
@@ -547,15 +547,16 @@ class GANTask:
     """(images in [-1, 1], updated generator state collections) from the given weights."""
     z = self.latents(rng, num, temperature)
     return self.apply_player(self.generator, {"params": g_params, **state["model_state"]["generator"]}, z, labels,
-                                train=train, mutable=list(self.generator.STATE_COLLECTIONS),
-                                rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+                             train=train, mutable=list(self.generator.STATE_COLLECTIONS),
+                             rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
   def generate_ema(self, state: State, rng: jax.Array, num: int, temperature: float,
                    labels: jax.Array | None) -> jax.Array:
     """EMA-generator images in [-1, 1]."""
     stats_rng, z_rng = jax.random.split(rng)
-    return self.apply_player(self.generator, self.ema_variables(state, stats_rng), self.latents(z_rng, num, temperature), labels,
-                                train=False, rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
+    return self.apply_player(self.generator, self.ema_variables(state, stats_rng),
+                             self.latents(z_rng, num, temperature), labels, train=False,
+                             rngs=model_rngs(self.generator, jax.random.fold_in(rng, _PLAYER_STREAM)))
 
   def ema_variables(self, state: State, stats_rng: jax.Array) -> dict:
     """The variables the generator's EMA policy makes of the averaged weights (e.g. with standing
@@ -573,8 +574,8 @@ class GANTask:
                       "style-based generator (model.name='stylegan2')")
     rows_rng, columns_rng = jax.random.split(jax.random.fold_in(rng, _PLAYER_STREAM))
     images = self.apply_player(
-        self.generator, self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0), self.latents(columns_rng, num, 1.0),
-        self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
+        self.generator, self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0),
+        self.latents(columns_rng, num, 1.0), self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
         rngs=model_rngs(self.generator, rng))
     return self.to_levels(images.reshape((-1,) + images.shape[2:]))
 

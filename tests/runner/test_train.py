@@ -59,6 +59,22 @@ def test_interrupted_run_resumes_to_identical_parameters(vae_smoke_run, smoke, t
   chex.assert_trees_all_equal(saved_params(vae_smoke_run[1]), saved_params(interrupted))
 
 
+def test_a_streamed_run_with_workers_resumes_to_the_in_memory_runs_parameters(vae_smoke_run, smoke, tmp_path):
+  """Streamed batches made by two worker processes are the in-memory batches: the run, stopped at
+  its first checkpoint and resumed, ends where the shared in-memory run did, and logs the share of
+  its time spent waiting for data."""
+  smoke.data.update(stream=True, workers=2, data_dir=str(tmp_path / "array_record"))
+  streamed = str(tmp_path / "streamed")
+  first_half = smoke.copy_and_resolve_references()
+  first_half.train.steps = 3
+  runner.train_and_evaluate(first_half, streamed)
+  runner.train_and_evaluate(smoke, streamed)
+  chex.assert_trees_all_equal(saved_params(vae_smoke_run[1]), saved_params(streamed))
+  logged = [line for line in read_metrics(streamed) if "train/loss" in line]
+  assert [line["step"] for line in logged] == [2, 3, 4, 6]
+  assert all(0.0 <= line["data_wait_fraction"] <= 1.0 for line in logged)
+
+
 def test_rerunning_a_finished_run_does_not_start_over(vae_smoke_run, smoke, tmp_path, capsys):
   workdir = copy_run(vae_smoke_run, tmp_path)
   before = saved_params(workdir)

@@ -1,0 +1,116 @@
+"""Splits streamed from disk (`data.stream=True`): examples read by index from a random-access
+source instead of held in host memory.
+
+A streamed `Split` holds one `StreamedColumn` per feature in place of each array (a
+`StreamedSegments` in place of a `Ragged` variable-length feature). A column is indexed like the
+array it stands for (`column[indices]` with an int array; segments are cut as from a `Ragged`), so
+`train_batch` and `eval_batches` cut a streamed split exactly as they cut an in-memory one: the batches, and with
+them exact resume and "two processes see what one sees", are the same. The columns of one split
+share a `RandomAccessExamples`, which reads and prepares the examples of a batch once for all of
+its features.
+
+The sources are TFDS's random-access data sources (`builder.as_data_source`, over the dataset's
+array_record files). Everything here pickles small (the source is a set of file paths), so
+background workers (`genzoo.data.prefetch`) can read batches in other processes.
+"""
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from genzoo.data.splits import VariableLength, segment_offsets
+from genzoo.errors import UserError
+
+RANDOM_ACCESS_FORMAT = "array_record"
+
+
+@dataclasses.dataclass(eq=False)
+class RandomAccessExamples:
+  """The examples of one split: `source.__getitems__(indices)` reads raw examples (dicts), and
+  `prepare(examples)` turns a list of them into one array per feature key."""
+
+  source: Sequence
+  prepare: Callable[[list[dict]], dict[str, np.ndarray]]
+  _last: tuple[bytes, dict[str, np.ndarray]] | None = dataclasses.field(default=None, repr=False)
+
+  def __len__(self) -> int:
+    return len(self.source)
+
+  def take(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    """The prepared examples at `indices`; the last batch is kept, so that the other features of
+    the same batch are not read again."""
+    indices = np.asarray(indices, np.int64)
+    key = indices.tobytes()
+    if self._last is None or self._last[0] != key:
+      self._last = key, self.prepare(self.source.__getitems__(indices.tolist()))
+    return self._last[1]
+
+  def __getstate__(self) -> dict:
+    return {**self.__dict__, "_last": None}  # a worker starts with an empty cache
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StreamedColumn:
+  """One feature of `examples`, with the shape [N, *shape] and dtype of the array it stands for."""
+
+  examples: RandomAccessExamples
+  key: str
+  shape: tuple[int, ...]
+  dtype: np.dtype
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def __getitem__(self, indices: np.ndarray) -> np.ndarray:
+    if not isinstance(indices, np.ndarray) or indices.ndim != 1:
+      raise TypeError(f"a streamed column is indexed by a 1-D array of example indices, got {indices!r}")
+    return self.examples.take(indices)[self.key]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StreamedSegments(VariableLength):
+  """A variable-length feature of `examples` (prepared as a list of 1-D arrays), from which
+  training batches take segments as they do from a `Ragged` one."""
+
+  examples: RandomAccessExamples
+  key: str
+  value_dtype: np.dtype
+
+  def __len__(self) -> int:
+    return len(self.examples)
+
+  @property
+  def dtype(self) -> np.dtype:
+    return self.value_dtype
+
+  def segments(self, indices: np.ndarray, uniform: np.ndarray, length: int) -> np.ndarray:
+    values = self.examples.take(indices)[self.key]
+    starts = segment_offsets(np.array([len(example) for example in values]), uniform, length)
+    batch = np.zeros((len(values), length), self.dtype)
+    for row, (example, start) in enumerate(zip(values, starts)):
+      segment = example[start:start + length]
+      batch[row, :len(segment)] = segment
+    return batch
+
+
+def columns(examples: RandomAccessExamples, spec, variable_length: tuple[str, ...] = ()) -> dict:
+  """One column per feature of the `DataSpec` `spec`: `StreamedSegments` for the keys in
+  `variable_length`, `StreamedColumn`s for the others."""
+  return {key: StreamedSegments(examples, key, np.dtype(feature.dtype)) if key in variable_length
+          else StreamedColumn(examples, key, (len(examples),) + feature.shape, np.dtype(feature.dtype))
+          for key, feature in spec.features.items()}
+
+
+def data_source(builder, name: str, tfds_split: str) -> Sequence:
+  """The random-access source of one TFDS split; refuses a dataset prepared in another format
+  (TFDS reads a prepared dataset in the format it was prepared in), saying how to prepare it."""
+  formats = {getattr(file_format, "value", str(file_format)) for file_format in builder.info.available_file_formats()}
+  if RANDOM_ACCESS_FORMAT not in formats:
+    raise UserError(
+        f"data.stream=True reads {name} by index from its {RANDOM_ACCESS_FORMAT} files, but it is prepared in "
+        f"{builder.data_dir} as {', '.join(sorted(formats))} only. Prepare it once in that format in another "
+        f"directory (`tfds build {builder.name} --file_format={RANDOM_ACCESS_FORMAT} --data_dir DIR`, or let "
+        f"genzoo prepare it by passing an empty data.data_dir=DIR with data.stream=True) and pass "
+        f"data.data_dir=DIR; or use data.stream=False to read it into memory")
+  return builder.as_data_source(split=tfds_split)
