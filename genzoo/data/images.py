@@ -224,8 +224,9 @@ class ImagePreparation:
 
   def finished(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """`arrays` with the images padded and reduced to `n_bits`."""
-    pad = self.pad
-    images = np.pad(arrays["image"], ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    images, pad = arrays["image"], self.pad
+    if pad:  # (not copying a whole split for nothing)
+      images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     if self.n_bits is not None:
       images = images >> (8 - self.n_bits)
     return {**arrays, "image": images}
@@ -263,6 +264,10 @@ IMAGE_DATASETS: dict[str, TFDSImages] = {
         "downsampled_imagenet/32x32", (32, 32, 3), test_split="validation", num_classes=None),
     "downsampled_imagenet/64x64": TFDSImages(
         "downsampled_imagenet/64x64", (64, 64, 3), test_split="validation", num_classes=None),
+    # Synthetic, built offline: ImageNet 64x64's size (1,281,167 + 50,000 images) and a tenth of it.
+    "genzoo_synthetic64/imagenet_size": TFDSImages("genzoo_synthetic64/imagenet_size", (64, 64, 3), num_classes=None,
+                                                   offline=True),
+    "genzoo_synthetic64/tenth": TFDSImages("genzoo_synthetic64/tenth", (64, 64, 3), num_classes=None, offline=True),
 }
 
 

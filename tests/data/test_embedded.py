@@ -75,3 +75,30 @@ def test_loading_twice_gives_the_same_order(embedded_dir):
   second = data.load("digits", "test", data_dir=embedded_dir)
   np.testing.assert_array_equal(first["image"], second["image"])
   np.testing.assert_array_equal(first["label"], second["label"])
+
+
+@pytest.mark.parametrize("name, sizes", [
+    ("genzoo_synthetic64/imagenet_size", (1_281_167, 50_000)), ("genzoo_synthetic64/tenth", (128_117, 5_000))])
+def test_synthetic_images_have_their_sizes_and_are_drawn_reproducibly(tmp_path, name, sizes):
+  """The configs' split sizes, and examples that are a pure function of (split, index): checked
+  on the first examples, without preparing the dataset."""
+  import tensorflow_datasets as tfds
+
+  source = data.IMAGE_DATASETS[name]
+  builder = tfds.builder(source.tfds_name, data_dir=str(tmp_path))
+  assert isinstance(builder, embedded.GenzooSynthetic64)
+  assert (builder.builder_config.num_train, builder.builder_config.num_test) == sizes
+  assert data.describe(name) == data.image_spec((64, 64, 3), 256)
+
+  def first(split, num=3):
+    examples = builder._generate_examples(split, num)  # pylint: disable=protected-access
+    return [(key, example["image"]) for key, example in examples]
+
+  train, again, test = first(0), first(0), first(1)
+  assert [key for key, _ in train] == [0, 1, 2]
+  for (_, image), (_, same), (_, other) in zip(train, again, test):
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, same)
+    assert not np.array_equal(image, other)
+  assert len({image.tobytes() for _, image in train}) == 3
+  assert 0 < train[0][1].std() and train[0][1].min() >= 0
