@@ -13,9 +13,9 @@ Consumption is training examples/s of the `mnist5k` settings of `experiments/glo
 `experiments/stylegan2.py` on random batches (steps/s times their batch sizes).
 
 `--rss` also trains `experiments/vae.py:mnist5k` on the synthetic data for `--rss-steps` steps,
-once in memory and once streamed with 2 workers, as `genzoo train` subprocesses, and reports the
-peak resident memory of each run's process tree (the training process and its workers, sampled
-every 0.1 s).
+in memory and streamed with 0 and 2 workers, as `genzoo train` subprocesses, and reports the peak
+resident memory of each run's process tree (the training process and its workers, sampled every
+0.1 s).
 
   python benchmarks/input_pipeline.py --data-dir DIR [--synthetic imagenet_size] [--steps 200] [--rss]
 """
@@ -59,8 +59,9 @@ def pipeline_config(name: str, data_dir: str, batch_size: int, stream: bool):
   return config
 
 
-def consumed_per_second(experiment: str, variant: str, repeats: int = 5) -> tuple[float, int]:
-  """(training examples/s, batch size) of the experiment's train step on random batches."""
+def consumed_per_second(experiment: str, variant: str, rounds: int = 3, repeats: int = 5) -> tuple[float, int]:
+  """(training examples/s (median over rounds), batch size) of the experiment's train step on
+  random batches."""
   config = load_experiment(experiment, variant)
   task = make_task(config, describe_data(config))
   key = jax.random.key(0)
@@ -68,7 +69,8 @@ def consumed_per_second(experiment: str, variant: str, repeats: int = 5) -> tupl
   state = jax.jit(task.init)(key, batch)
   step = jax.jit(lambda state: task.train_step(state, batch, key)[0])
   jax.block_until_ready(step(state))
-  return config.data.batch_size / seconds_per_call(step, (state,), repeats), config.data.batch_size
+  seconds = statistics.median(seconds_per_call(step, (state,), repeats) for _ in range(rounds))
+  return config.data.batch_size / seconds, config.data.batch_size
 
 
 def peak_tree_rss(command: list[str]) -> tuple[float, int]:
@@ -90,8 +92,9 @@ def peak_tree_rss(command: list[str]) -> tuple[float, int]:
 def rss_rows(name: str, data_dir: str, steps: int) -> list[str]:
   genzoo = os.path.join(os.path.dirname(sys.executable), "genzoo")
   rows = []
-  for label, options in (("in memory", []), ("streamed, 2 workers", ["--config.data.stream=True",
-                                                                     "--config.data.workers=2"])):
+  streamed = ["--config.data.stream=True"]
+  runs = {"in memory": [], "streamed, no workers": streamed, "streamed, 2 workers": [*streamed, "--config.data.workers=2"]}
+  for label, options in runs.items():
     with tempfile.TemporaryDirectory(dir=REPO / "runs" if (REPO / "runs").is_dir() else None) as workdir:
       command = [genzoo, "train", f"--config={REPO / 'experiments' / 'vae.py'}:mnist5k", f"--workdir={workdir}",
                  f"--config.data.name={name}", f"--config.data.data_dir={data_dir}", "--config.data.pad=0",
@@ -124,10 +127,8 @@ def main():
       where = "streamed from array_record" if stream else "in memory"
       rows.append(f"| delivered: `{name}`, {where} | {workers} | {rate:,.0f} |")
   for model, (experiment, variant) in CONSUMERS.items():
-    rates = [consumed_per_second(experiment, variant) for _ in range(3)]
-    batch_size = rates[0][1]
-    rows.append(f"| consumed: {model} train step (`{experiment}.py:{variant}`, batch {batch_size}) | | "
-                f"{statistics.median(rate for rate, _ in rates):,.0f} |")
+    rate, batch_size = consumed_per_second(experiment, variant)
+    rows.append(f"| consumed: {model} train step (`{experiment}.py:{variant}`, batch {batch_size}) | | {rate:,.0f} |")
   print(f"batch {args.batch_size}, {args.steps} batches per row; {os.cpu_count()} CPUs")
   print("| pipeline | workers | examples/s |")
   print("|---|---|---|")
