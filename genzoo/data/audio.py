@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from genzoo.data import streaming
-from genzoo.data.images import SPLITS, prepared_builder
+from genzoo.data.images import SPLITS, in_file_order, prepared_builder
 from genzoo.data.spec import DataSpec, audio_spec
 from genzoo.data.splits import IMAGE_OPTIONS, LoadOptions, Ragged, Split, check_classes, refuse_options
 from genzoo.errors import UserError
@@ -114,7 +114,8 @@ class TFDSAudio:
       source = streaming.data_source(builder, name, tfds_split)
       read = self.utterances([source[index] for index in range(len(source))])
     else:
-      read = self.utterances(list(tfds.as_numpy(builder.as_dataset(split=tfds_split, shuffle_files=False))))
+      dataset = builder.as_dataset(split=tfds_split, shuffle_files=False, read_config=in_file_order(tfds))
+      read = self.utterances(list(tfds.as_numpy(dataset)))
     return read["audio"], read["label"]
 
 

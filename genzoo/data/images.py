@@ -238,7 +238,7 @@ def _tfrecord_chunks(builder, tfds_split: str, preparation: ImagePreparation):
   tf = tensorflow()
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
+  dataset = builder.as_dataset(split=tfds_split, shuffle_files=False, read_config=in_file_order(tfds))
   num_examples = int(dataset.cardinality())
 
   def convert(example):
@@ -309,6 +309,13 @@ def prepared_builder(name: str, tfds_name: str, data_dir: str | None, offline: b
         f"pass its path as data_dir). Offline, use one of the embedded datasets: {alternatives}."
     ) from error
   return builder
+
+
+def in_file_order(tfds):
+  """A TFDS read config that reads shard after shard (TFDS interleaves 16 shards by default): a
+  split's examples in their stored order, the order its random-access source indexes them in, so
+  in-memory and streamed splits are the same sequence."""
+  return tfds.ReadConfig(interleave_cycle_length=1)
 
 
 @functools.cache

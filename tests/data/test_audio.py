@@ -103,3 +103,18 @@ def test_image_families_refuse_audio_saying_what_they_model(experiment, family):
 
   with pytest.raises(UserError, match=r"models image data, but this dataset's 'audio' is audio data of shape \(16000,\)"):
     tasks.make_task(experiment(family, "smoke"), data.audio_spec(16000, 22050, 6))
+
+
+@pytest.mark.slow
+def test_the_offline_speech_streams_the_in_memory_training_segments(tmp_path):
+  options = dict(segment_length=4000)
+  in_memory = data.load("speech", "train", data_dir=str(tmp_path / "tfrecord"), **options)
+  streamed = data.load("speech", "train", data_dir=str(tmp_path / "array_record"), stream=True, **options)
+  assert not isinstance(streamed["audio"], Ragged) and len(streamed["audio"]) == len(in_memory["audio"])
+  for step in (0, 5, 40):
+    expected, got = (data.train_batch(split, step, 32, seed=2) for split in (in_memory, streamed))
+    for key in expected:
+      np.testing.assert_array_equal(got[key], expected[key])
+  test = data.load("speech", "test", data_dir=str(tmp_path / "array_record"), stream=True, **options)
+  np.testing.assert_array_equal(test["audio"], data.load("speech", "test", data_dir=str(tmp_path / "tfrecord"),
+                                                         **options)["audio"])
