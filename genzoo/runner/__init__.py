@@ -10,15 +10,31 @@
   config.py (the stored config), cli.py
 """
 
-from genzoo.runner.anomaly import ood, score
-from genzoo.runner.commands import evaluate, interpolate, restore_session, sample, style_mix, vocode
-from genzoo.runner.evaluation import Evaluator
-from genzoo.runner.loop import NonFiniteError, train_and_evaluate
-from genzoo.runner.session import Session, chief_print, load_split
-from genzoo.runner.workdir import WorkdirConflictError
+import importlib
 
-__all__ = [
-    "Evaluator", "NonFiniteError", "Session", "WorkdirConflictError", "chief_print", "evaluate",
-    "interpolate", "load_split", "ood", "restore_session", "sample", "score", "style_mix", "train_and_evaluate",
-    "vocode",
-]
+# name -> the module of this package that defines it, imported on first use (PEP 562): importing
+# `genzoo.runner.cli`, as the `genzoo` command and every batch worker it spawns do, then costs
+# only what the command runs.
+_EXPORTS = {
+    "ood": "anomaly", "score": "anomaly",
+    "evaluate": "commands", "interpolate": "commands", "restore_session": "commands", "sample": "commands",
+    "style_mix": "commands", "vocode": "commands",
+    "Evaluator": "evaluation",
+    "NonFiniteError": "loop", "train_and_evaluate": "loop",
+    "Session": "session", "chief_print": "session", "load_split": "session",
+    "WorkdirConflictError": "workdir",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+  if name not in _EXPORTS:
+    raise AttributeError(f"module 'genzoo.runner' has no attribute {name!r}")
+  value = getattr(importlib.import_module(f"genzoo.runner.{_EXPORTS[name]}"), name)
+  globals()[name] = value
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(set(globals()) | set(_EXPORTS))
