@@ -110,7 +110,7 @@ class TFDSAudio:
 
     builder = prepared_builder(name, self.tfds_name, data_dir, self.offline, AUDIO_DATASETS)
     tfds_split = self.train_split if split == "train" else self.test_split
-    if streaming.RANDOM_ACCESS_FORMAT in {f.value for f in builder.info.available_file_formats()}:
+    if streaming.has_random_access(builder):
       source = streaming.data_source(builder, name, tfds_split)
       read = self.utterances([source[index] for index in range(len(source))])
     else:

@@ -96,8 +96,7 @@ class TFDSImages:
     """The split as `StreamedColumn`s over its array_record files, each batch cropped, resized,
     padded and reduced to fewer bits as `load` does. Filtering classes and binarising need the
     whole split (or a draw per position in it) and are refused."""
-    refused = {"classes": options.classes, "binarize": options.binarize != "none"}
-    if any(refused.values()):
+    if options.classes or options.binarize != "none":
       raise UserError(f"data.stream=True reads {name} batch by batch, which data.classes and data.binarize do not "
                       "support yet (they select or draw over the whole split); use data.stream=False for them")
     builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, IMAGE_DATASETS,
@@ -166,7 +165,7 @@ class TFDSImages:
     """All (images uint8 [N, H, W, C], labels int32 [N]) of one split, cropped and resized."""
     builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, IMAGE_DATASETS)
     preparation = self.preparation(name, options)
-    if streaming.RANDOM_ACCESS_FORMAT in {f.value for f in builder.info.available_file_formats()}:
+    if streaming.has_random_access(builder):
       source = streaming.data_source(builder, name, self.tfds_split(split))
       chunks = (preparation.stacked(source.__getitems__(list(range(start, min(start + _CHUNK, len(source))))))
                 for start in range(0, len(source), _CHUNK))

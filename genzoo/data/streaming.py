@@ -102,10 +102,19 @@ def columns(examples: RandomAccessExamples, spec, variable_length: tuple[str, ..
           for key, feature in spec.features.items()}
 
 
+def prepared_formats(builder) -> set[str]:
+  """The file formats a prepared TFDS dataset is stored in."""
+  return {file_format.value for file_format in builder.info.available_file_formats()}
+
+
+def has_random_access(builder) -> bool:
+  return RANDOM_ACCESS_FORMAT in prepared_formats(builder)
+
+
 def data_source(builder, name: str, tfds_split: str) -> Sequence:
   """The random-access source of one TFDS split; refuses a dataset prepared in another format
   (TFDS reads a prepared dataset in the format it was prepared in), saying how to prepare it."""
-  formats = {getattr(file_format, "value", str(file_format)) for file_format in builder.info.available_file_formats()}
+  formats = prepared_formats(builder)
   if RANDOM_ACCESS_FORMAT not in formats:
     raise UserError(
         f"data.stream=True reads {name} by index from its {RANDOM_ACCESS_FORMAT} files, but it is prepared in "
