@@ -86,13 +86,12 @@ class TFDSAudio:
 
   def streamed_train(self, name: str, spec: DataSpec, options: LoadOptions) -> Split:
     """The train split's utterances read by index from its array_record files, each batch's
-    segments cut as from the in-memory split."""
-    if options.classes:
-      raise UserError(f"data.stream=True reads {name} batch by batch, which data.classes does not support yet (it "
-                      "selects over the whole split); use data.stream=False for it")
+    segments cut as from the in-memory split (of `options.classes` only, if given)."""
     builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, AUDIO_DATASETS,
                                file_format=streaming.RANDOM_ACCESS_FORMAT)
     source = streaming.data_source(builder, name, self.train_split)
+    if options.classes:
+      source = streaming.of_classes(builder, self.train_split, source, self.label_key, options.classes)
     examples = streaming.RandomAccessExamples(source, self.utterances)
     return Split(streaming.columns(examples, spec, variable_length=("audio",)), spec, name)
 

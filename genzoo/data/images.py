@@ -93,15 +93,17 @@ class TFDSImages:
     return self.prepared(name, split, images, labels, options)
 
   def streamed(self, name: str, split: str, options: LoadOptions) -> Split:
-    """The split as `StreamedColumn`s over its array_record files, each batch cropped, resized,
-    padded and reduced to fewer bits as `load` does. Filtering classes and binarising need the
-    whole split (or a draw per position in it) and are refused."""
-    if options.classes or options.binarize != "none":
-      raise UserError(f"data.stream=True reads {name} batch by batch, which data.classes and data.binarize do not "
-                      "support yet (they select or draw over the whole split); use data.stream=False for them")
+    """The split as `StreamedColumn`s over its array_record files (of `options.classes` only, if
+    given: their labels are read first), each batch cropped, resized, padded and reduced to fewer
+    bits as `load` does. Binarising draws over the whole split and is refused."""
+    if options.binarize != "none":
+      raise UserError(f"data.stream=True reads {name} batch by batch, which data.binarize does not support yet (its "
+                      "draws are made over the whole split); use data.stream=False for it")
     builder = prepared_builder(name, self.tfds_name, options.data_dir, self.offline, IMAGE_DATASETS,
                                file_format=streaming.RANDOM_ACCESS_FORMAT)
     source = streaming.data_source(builder, name, self.tfds_split(split))
+    if options.classes:
+      source = streaming.of_classes(builder, self.tfds_split(split), source, "label", options.classes)
     spec = self.describe(name, options)
     examples = streaming.RandomAccessExamples(source, self.preparation(name, options))
     return Split(streaming.columns(examples, spec), spec, name)

@@ -102,6 +102,37 @@ def columns(examples: RandomAccessExamples, spec, variable_length: tuple[str, ..
           for key, feature in spec.features.items()}
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Subset:
+  """The examples of a random-access `source` at `indices`, as a random-access source itself."""
+
+  source: Sequence
+  indices: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.indices)
+
+  def __getitem__(self, position: int):
+    return self.source[int(self.indices[position])]
+
+  def __getitems__(self, positions: Sequence[int]) -> list:
+    return self.source.__getitems__(self.indices[np.asarray(positions, np.int64)].tolist())
+
+
+def of_classes(builder, tfds_split: str, source: Sequence, label_key: str, classes: tuple[int, ...],
+               chunk: int = 4096) -> Subset:
+  """`source` (a TFDS split) restricted to the examples whose `label_key` is one of `classes`, in
+  their order; the labels are read with every other feature left undecoded, `chunk` at a time."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  undecoded = {key: tfds.decode.SkipDecoding() for key in builder.info.features if key != label_key}
+  labels_only = builder.as_data_source(split=tfds_split, decoders=undecoded)
+  labels = np.concatenate([
+      [example[label_key] for example in labels_only.__getitems__(list(range(start, min(start + chunk, len(source)))))]
+      for start in range(0, len(source), chunk)])
+  return Subset(source, np.flatnonzero(np.isin(labels, classes)))
+
+
 def prepared_formats(builder) -> set[str]:
   """The file formats a prepared TFDS dataset is stored in."""
   return {file_format.value for file_format in builder.info.available_file_formats()}

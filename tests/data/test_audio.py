@@ -118,3 +118,10 @@ def test_the_offline_speech_streams_the_in_memory_training_segments(tmp_path):
   test = data.load("speech", "test", data_dir=str(tmp_path / "array_record"), stream=True, **options)
   np.testing.assert_array_equal(test["audio"], data.load("speech", "test", data_dir=str(tmp_path / "tfrecord"),
                                                          **options)["audio"])
+  two_speakers = dict(options, classes=(0, 3))
+  in_memory = data.load("speech", "train", data_dir=str(tmp_path / "tfrecord"), **two_speakers)
+  streamed = data.load("speech", "train", data_dir=str(tmp_path / "array_record"), stream=True, **two_speakers)
+  expected, got = (data.train_batch(split, 7, 32, seed=2) for split in (in_memory, streamed))
+  assert set(np.unique(got["label"])) == {0, 3}
+  for key in expected:
+    np.testing.assert_array_equal(got[key], expected[key])
