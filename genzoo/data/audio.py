@@ -111,7 +111,7 @@ class TFDSAudio:
     tfds_split = self.train_split if split == "train" else self.test_split
     if streaming.has_random_access(builder):
       source = streaming.data_source(builder, name, tfds_split)
-      read = self.utterances([source[index] for index in range(len(source))])
+      read = self.utterances([example for chunk in streaming.in_chunks(source) for example in chunk])
     else:
       dataset = builder.as_dataset(split=tfds_split, shuffle_files=False, read_config=in_file_order(tfds))
       read = self.utterances(list(tfds.as_numpy(dataset)))

@@ -169,8 +169,7 @@ class TFDSImages:
     preparation = self.preparation(name, options)
     if streaming.has_random_access(builder):
       source = streaming.data_source(builder, name, self.tfds_split(split))
-      chunks = (preparation.stacked(source.__getitems__(list(range(start, min(start + _CHUNK, len(source))))))
-                for start in range(0, len(source), _CHUNK))
+      chunks = (preparation.stacked(examples) for examples in streaming.in_chunks(source, _CHUNK))
       num_examples = len(source)
     else:
       chunks, num_examples = _tfrecord_chunks(builder, self.tfds_split(split), preparation)

@@ -15,7 +15,7 @@ background workers (`genzoo.data.prefetch`) can read batches in other processes.
 """
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -119,17 +119,20 @@ class Subset:
     return self.source.__getitems__(self.indices[np.asarray(positions, np.int64)].tolist())
 
 
-def of_classes(builder, tfds_split: str, source: Sequence, label_key: str, classes: tuple[int, ...],
-               chunk: int = 4096) -> Subset:
+def in_chunks(source: Sequence, size: int = 4096) -> Iterator[list]:
+  """Every example of `source`, in order, as lists of at most `size` read at once."""
+  for start in range(0, len(source), size):
+    yield source.__getitems__(list(range(start, min(start + size, len(source)))))
+
+
+def of_classes(builder, tfds_split: str, source: Sequence, label_key: str, classes: tuple[int, ...]) -> Subset:
   """`source` (a TFDS split) restricted to the examples whose `label_key` is one of `classes`, in
-  their order; the labels are read with every other feature left undecoded, `chunk` at a time."""
+  their order; the labels are read with every other feature left undecoded."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   undecoded = {key: tfds.decode.SkipDecoding() for key in builder.info.features if key != label_key}
   labels_only = builder.as_data_source(split=tfds_split, decoders=undecoded)
-  labels = np.concatenate([
-      [example[label_key] for example in labels_only.__getitems__(list(range(start, min(start + chunk, len(source)))))]
-      for start in range(0, len(source), chunk)])
+  labels = [example[label_key] for chunk in in_chunks(labels_only) for example in chunk]
   return Subset(source, np.flatnonzero(np.isin(labels, classes)))
 
 

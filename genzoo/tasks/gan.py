@@ -575,8 +575,8 @@ class GANTask:
     rows_rng, columns_rng = jax.random.split(jax.random.fold_in(rng, _PLAYER_STREAM))
     images = self.apply_player(
         self.generator, self.ema_variables(state, jax.random.split(rng)[0]), self.latents(rows_rng, num, 1.0),
-        self.latents(columns_rng, num, 1.0), self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band, method="style_mixing_grid",
-        rngs=model_rngs(self.generator, rng))
+        self.latents(columns_rng, num, 1.0), self.fake_labels(rows_rng, num), self.fake_labels(columns_rng, num), band,
+        method="style_mixing_grid", rngs=model_rngs(self.generator, rng))
     return self.to_levels(images.reshape((-1,) + images.shape[2:]))
 
   def apply_player(self, player: nn.Module, variables: dict, *args, **kwargs):
@@ -603,8 +603,8 @@ class GANTask:
   def discriminate(self, state: State, images: jax.Array, labels: jax.Array | None) -> jax.Array:
     """Discriminator logits with its current state collections, not updating them."""
     return self.apply_player(
-        self.discriminator, {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]}, images, labels,
-        train=False)
+        self.discriminator, {"params": state["params"]["discriminator"], **state["model_state"]["discriminator"]},
+        images, labels, train=False)
 
   # -- pixels ------------------------------------------------------------------------------------
 
