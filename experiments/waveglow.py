@@ -7,9 +7,9 @@ speech: genzoo's offline speech (22,050 Hz; built on first use, about a minute),
     genzoo train --config experiments/waveglow.py:speech --workdir runs/waveglow_speech
     genzoo sample --workdir runs/waveglow_speech --num 4 --sigma 0.6
     genzoo vocode --workdir runs/waveglow_speech --input speech.wav --output resynthesised.wav
-  Measured (2 CPU cores, 44 minutes, 1.0 steps/s): test 10.55 bits per audio sample at step 1,250
-  and 10.19 at 2,500 (16 for a uniform density); log-mel distance of the re-synthesised test
-  windows 1.273 and 1.254 nats, against 0.203 for Griffin-Lim from the same mels. Not intelligible:
+  Measured (2 CPU cores, 35 minutes, 1.24 steps/s): test 10.48 bits per audio sample at step 1,250
+  and 10.08 at 2,500 (16 for a uniform density); log-mel distance of the re-synthesised test
+  windows 1.254 and 1.225 nats, against 0.203 for Griffin-Lim from the same mels. Not intelligible:
   noise that follows the utterances' loudness, without harmonics (see the README).
 
 ljspeech: the published setting on LJSpeech 1.1 (TFDS `ljspeech`, for users with the data): 12
