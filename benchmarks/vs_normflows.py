@@ -15,9 +15,10 @@ log-likelihood of a batch without gradients.
 
 The timings alternate, genzoo then normflows, `--rounds` times per phase (A B A B ...), each
 timing `--calls` calls; the table gives the median per-call rate and its range over rounds, and
-the ratio of the medians. Threads: XLA:CPU uses one intra-op thread per core (its default, and
-what genzoo runs with); PyTorch gets `--torch-threads`, by default whichever of 1 ... cores
-trains fastest in a short trial at the start of the run (printed).
+the ratio of the medians. Threads: genzoo runs as `genzoo train` does on a CPU, with one JAX CPU
+device per core and the batch split over them (`genzoo.runner.mesh`; JAX_NUM_CPU_DEVICES=1 keeps
+one device); PyTorch gets `--torch-threads`, by default whichever of 1 ... cores trains fastest in
+a short trial at the start of the run (printed).
 """
 
 import argparse
@@ -31,6 +32,7 @@ import _flow_setup as setup
 from _measure import comma_subset, load_experiment, seconds_per_call
 from _peer import peer_glow, peer_trainable_count, quiet_peer_warnings, trainable_count
 from genzoo.data import image_spec
+from genzoo.runner.mesh import DataParallel, request_cpu_devices
 from genzoo.tasks import make_task
 from genzoo.testing import random_batch
 
@@ -49,14 +51,16 @@ def genzoo_task(shape: str, dtype: str):
   return task, (28, 28, 1), model.num_levels, model.num_steps, model.hidden
 
 
-def genzoo_phases(task, batch):
-  """{"train": call, "eval": call} of genzoo's jitted steps, compiled, and the trainable count."""
+def genzoo_phases(task, batch, parallel: DataParallel):
+  """{"train": call, "eval": call} of genzoo's jitted steps on `parallel`'s mesh (replicated state,
+  batch split over its devices, as `genzoo train` runs them), compiled, and the trainable count."""
   key = jax.random.key(0)
-  state = jax.jit(task.init)(key, batch)
-  train = jax.jit(lambda s: task.train_step(s, batch, key))
-  evaluate = jax.jit(lambda s: task.eval_step(s, batch, key))
+  batch = jax.device_put(batch, parallel.batch)
+  state = jax.jit(task.init, out_shardings=parallel.replicated)(key, batch)
+  train = jax.jit(lambda s, b: task.train_step(s, b, key), out_shardings=parallel.replicated)
+  evaluate = jax.jit(lambda s, b: task.eval_step(s, b, key), out_shardings=parallel.replicated)
   # A training step returns a new state; timing it on the same state keeps every call identical.
-  phases = {"train": lambda: train(state), "eval": lambda: evaluate(state)}
+  phases = {"train": lambda: train(state, batch), "eval": lambda: evaluate(state, batch)}
   for call in phases.values():
     jax.block_until_ready(call())
   return phases, trainable_count(state["params"])
@@ -109,13 +113,14 @@ def compare(shape: str, args) -> list[str]:
 
   task, image_shape, num_levels, num_steps, hidden = genzoo_task(shape, args.dtype)
   batch = {**random_batch(task.data, args.batch_size, jax.random.key(0)), "mask": np.ones(args.batch_size, np.float32)}
-  ours, our_count = genzoo_phases(task, batch)
+  parallel = DataParallel.for_batches(args.batch_size)
+  ours, our_count = genzoo_phases(task, batch, parallel)
   peer, peer_count = peer_phases(image_shape, batch, num_levels, num_steps, hidden)
   threads = args.torch_threads or best_torch_threads(peer["train"], args.calls)
   torch.set_num_threads(threads)
   print(f"{shape}: {image_shape[2]}x{image_shape[0]}x{image_shape[1]}, L={num_levels}, K={num_steps}, hidden "
         f"{hidden}, batch {args.batch_size}; trainable parameters genzoo {our_count:,}, normflows {peer_count:,}; "
-        f"genzoo {args.dtype} on {jax.device_count()} x {jax.devices()[0].platform}, normflows float32 with "
+        f"genzoo {args.dtype} on {parallel.num_devices} {parallel.platform} device(s), normflows float32 with "
         f"{threads} thread(s)")
   rows = []
   for phase, unit, per_call in (("train", "steps/s", 1), ("eval", "images/s", args.batch_size)):
@@ -141,6 +146,7 @@ def main():
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                       help="genzoo's model.compute_dtype (normflows stays float32)")
   args = parser.parse_args()
+  request_cpu_devices()
   quiet_peer_warnings()
   rows = [row for shape in args.shapes for row in compare(shape, args)]
   print("| shape | phase | genzoo median (range) | normflows median (range) | genzoo / normflows |")

@@ -145,6 +145,11 @@ def main(argv: list[str]) -> None:
     # Library INFO logs (Orbax writes several per checkpoint) only with --verbosity=0.
     logging.set_verbosity(logging.WARNING)
   command, overrides = _command(argv)
+  # Loads JAX, which `genzoo --help` and usage errors answer without; before its backends start.
+  from genzoo.runner import mesh
+
+  if not _MULTIHOST.value:  # a cluster's processes keep JAX's device count, one CPU device each
+    mesh.request_cpu_devices()
   if command == "train-features":
     _train_features()
     return

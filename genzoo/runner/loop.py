@@ -75,6 +75,9 @@ def _train_loop(session: Session, workdir, train_data, test_data, checkpoints, w
     )
     return {}
 
+  parallel = session.parallel
+  devices = f"{parallel.num_devices} {parallel.platform} device" + ("s" if parallel.num_devices > 1 else "")
+  chief_print(f"data-parallel over {devices}, {config.data.batch_size // parallel.num_devices} examples each per step")
   train_step, evaluate = session.jit_train_step(), Evaluator(session, test_data)
   train_rng = stream(config, TRAIN_STREAM)
   progress = Progress(start_step, train.steps)

@@ -85,7 +85,7 @@ class Session:
              parallel: DataParallel | None = None) -> "Session":
     """The session of `config`, on data described by `spec` (by default `describe_data(config)`)."""
     spec = spec or describe_data(config)
-    parallel = parallel or DataParallel.over()
+    parallel = parallel or DataParallel.for_batches(config.data.batch_size, config.data.eval_batch_size)
     parallel.check_batch_size(config.data.batch_size, "data.batch_size")
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
     datasets.check_mutation(config.data.get("mutation_rate", 0.0), spec.x.levels)
