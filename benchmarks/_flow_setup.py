@@ -14,6 +14,7 @@ def glow_task(num_steps: int, num_levels: int = 3, hidden: int = 128, batch_size
   config = family_config(dict(name="glow", num_levels=num_levels, num_steps=num_steps, hidden=hidden,
                               learn_split_prior=True, remat=remat, compute_dtype=compute_dtype))
   config.data.batch_size = batch_size
+  config.train.cpu_devices = 0  # as the Glow experiments
   return make_task(config, IMAGE)
 
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.extend import core as jax_core
 
 from genzoo.config import load_experiment_file
+from genzoo.runner.mesh import DataParallel
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,26 @@ def comma_subset(known):
     return names
 
   return parse
+
+
+def add_cpu_devices_option(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--cpu-devices", type=int, default=None,
+                      help="on a CPU, split the batch over at most this many devices, one per core (0: all; "
+                           "default: the experiment's train.cpu_devices, as `genzoo train` does)")
+
+
+def placed_as_a_run(task, key, batch, *other_batch_sizes: int, cpu_devices: int | None = None):
+  """(state, batch, parallel): `batch` split over the data-parallel mesh `genzoo train` would use
+  for its size, `other_batch_sizes` and `cpu_devices` (default: the task config's
+  `train.cpu_devices`; the script calls `request_cpu_devices` first), and the state
+  `task.init(key, batch)` replicated over it. Steps jitted with `out_shardings=parallel.replicated`
+  and given the batch as an argument then run as in training (a batch a jitted function closes
+  over is a constant to it, and loses its split)."""
+  cpu_devices = task.config.train.cpu_devices if cpu_devices is None else cpu_devices
+  parallel = DataParallel.for_batches(len(jax.tree.leaves(batch)[0]), *other_batch_sizes, cpu_devices=cpu_devices)
+  batch = jax.device_put(batch, parallel.batch)
+  state = jax.jit(task.init, out_shardings=parallel.replicated)(key, batch)
+  return state, batch, parallel
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 10, dtype=jnp.float32) -> float:

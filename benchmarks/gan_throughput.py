@@ -15,7 +15,10 @@ the cycle's mean per step. Each round measures the peak right before timing the 
 table gives medians and ranges over rounds, as `throughput.py` does.
 
   python benchmarks/gan_throughput.py [--rounds 5] [--steps 5] [--model dcgan|resnet|stylegan2|biggan] [--paper-size]
-      [--dtype float32|bfloat16]
+      [--dtype float32|bfloat16] [--cpu-devices N]
+
+The steps run as `genzoo train` runs them: on a CPU, the batch split over one device per core, up
+to the experiment's `train.cpu_devices`.
 """
 
 import argparse
@@ -26,9 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from genzoo.data import image_spec
+from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task
 
-from _measure import load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
+from _measure import add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops, placed_as_a_run, seconds_per_call
 
 IMAGE = image_spec((32, 32, 3), 256, num_classes=10)
 
@@ -87,7 +91,9 @@ def main():
   parser.add_argument("--model", choices=tuple(MODELS), default="dcgan")
   parser.add_argument("--paper-size", action="store_true", help="stylegan2, biggan: the cifar10 setting's widths")
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="model.compute_dtype")
+  add_cpu_devices_option(parser)
   args = parser.parse_args()
+  request_cpu_devices()
   experiment, variant, paper_variant = MODELS[args.model]
   config = load_experiment(experiment, paper_variant if args.paper_size else variant)
   config.model.name = args.model
@@ -97,24 +103,24 @@ def main():
 
   task_for = task_with_loss(config, IMAGE)
   task = task_for()
-  batch = random_batch(config.data.batch_size)
   key = jax.random.key(0)
-  state = jax.jit(task.init)(key, batch)
+  state, batch, parallel = placed_as_a_run(task, key, random_batch(config.data.batch_size),
+                                          cpu_devices=args.cpu_devices)
   flops = step_flops(task_for, batch, key)
-  step = jax.jit(lambda state: task.train_step(state, batch, key)[0])
+  step = jax.jit(lambda state, batch: task.train_step(state, batch, key)[0], out_shardings=parallel.replicated)
   cycle_length = max(active_regularizers(config.loss).values(), default=1)
 
-  def cycle(state):
+  def cycle(state, batch):
     for _ in range(cycle_length):
-      state = step(state)
+      state = step(state, batch)
     return state
 
-  jax.block_until_ready(cycle(state))  # compile
+  jax.block_until_ready(cycle(state, batch))  # compile
 
   seconds, utilisation, peaks = [], [], []
   for _ in range(args.rounds):
     peaks.append(matmul_peak_flops(repeats=3, dtype=jnp.dtype(args.dtype)))
-    seconds.append(seconds_per_call(cycle, (state,), args.steps) / cycle_length)
+    seconds.append(seconds_per_call(cycle, (state, batch), args.steps) / cycle_length)
     utilisation.append(flops / seconds[-1] / peaks[-1])
 
   median_seconds = statistics.median(seconds)
@@ -122,7 +128,7 @@ def main():
                      if key in ("g_width", "d_width", "channel_base", "channel_max", "width"))
   print(f"GAN {args.model} ({widths}), 32x32x3, batch {config.data.batch_size} in {config.loss.d_steps} "
         f"discriminator update(s), {args.dtype}, loss.augment "
-        f"{config.loss.augment}, cycle of {cycle_length} steps; {jax.device_count()} x {jax.devices()[0].platform}; "
+        f"{config.loss.augment}, cycle of {cycle_length} steps; {parallel.num_devices} {parallel.platform} device(s); "
         f"{flops / 1e9:.2f} GFLOP per G+D step; {args.dtype} matmul peak {statistics.median(peaks) / 1e9:.1f} "
         f"GFLOP/s (median of {args.rounds} rounds, range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")
   print("| G+D steps/s | model GFLOP/s | utilisation (median, range) |")

@@ -54,7 +54,7 @@ def measure(config, rounds: int, steps: int) -> dict:
   """Training steps/s (median over rounds), matmul FLOPs per step and compile seconds."""
   spec = describe_data(config)
   key = jax.random.key(0)
-  batch = random_batch(spec, config.data.batch_size, key)
+  batch = jax.device_put(random_batch(spec, config.data.batch_size, key))
 
   task_for = task_with_loss(config, spec)
   task = task_for()
@@ -62,19 +62,19 @@ def measure(config, rounds: int, steps: int) -> dict:
   if config.task == "gan":
     flops = step_flops(task_for, batch, key)
   else:
-    flops = matmul_flops(lambda s: task.train_step(s, batch, key), state)
-  step = jax.jit(lambda s: task.train_step(s, batch, key)[0])
+    flops = matmul_flops(lambda s, b: task.train_step(s, b, key), state, batch)
+  step = jax.jit(lambda s, b: task.train_step(s, b, key)[0])  # the batch an argument, as in training
   start = time.perf_counter()
-  compiled = step.lower(state).compile()
+  compiled = step.lower(state, batch).compile()
   compile_seconds = time.perf_counter() - start
 
-  def run(s):
+  def run(s, b):
     for _ in range(steps):
-      s = compiled(s)
+      s = compiled(s, b)
     return s
 
-  jax.block_until_ready(run(state))
-  seconds = [seconds_per_call(run, (state,), 1) / steps for _ in range(rounds)]
+  jax.block_until_ready(run(state, batch))
+  seconds = [seconds_per_call(run, (state, batch), 1) / steps for _ in range(rounds)]
   return {"steps_per_second": 1 / statistics.median(seconds), "flops": flops, "compile_seconds": compile_seconds}
 
 

@@ -12,7 +12,10 @@ matmul peak. (For Glow the executed training FLOPs are 4x the forward pass with 
 model, and the table gives the median over rounds of the rates and of the per-round utilisation.
 
   python benchmarks/throughput.py [--model glow|realnvp|flowpp|vae] [--rounds 5] [--steps 3] [--no-remat]
-      [--dtype float32|bfloat16]
+      [--dtype float32|bfloat16] [--cpu-devices N]
+
+The steps run as `genzoo train` runs them: on a CPU, the batch split over one device per core, up
+to the experiment's `train.cpu_devices` (the Glow setting as the Glow experiments: all cores).
 """
 
 import argparse
@@ -21,7 +24,8 @@ import statistics
 import jax
 
 import _flow_setup as setup
-from _measure import load_experiment, matmul_flops, matmul_peak_flops, seconds_per_call
+from _measure import add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops, placed_as_a_run, seconds_per_call
+from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task
 
 
@@ -72,27 +76,29 @@ def main():
   parser.add_argument("--batch-size", type=int, default=64)
   parser.add_argument("--remat", action=argparse.BooleanOptionalAction, default=True)
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="model.compute_dtype")
+  add_cpu_devices_option(parser)
   args = parser.parse_args()
+  request_cpu_devices()
   description, task = MODELS[args.model](args)
-  batch = setup.random_batch(args.batch_size)
   key = jax.random.key(0)
-  state = jax.jit(task.init)(key, batch)
-  steps = {"train": lambda s: task.train_step(s, batch, key), "eval": lambda s: task.eval_step(s, batch, key)}
-  flops = {phase: matmul_flops(step, state) for phase, step in steps.items()}
-  phases = {phase: jax.jit(step) for phase, step in steps.items()}
+  state, batch, parallel = placed_as_a_run(task, key, setup.random_batch(args.batch_size),
+                                          cpu_devices=args.cpu_devices)
+  steps = {"train": lambda s, b: task.train_step(s, b, key), "eval": lambda s, b: task.eval_step(s, b, key)}
+  flops = {phase: matmul_flops(step, state, batch) for phase, step in steps.items()}
+  phases = {phase: jax.jit(step, out_shardings=parallel.replicated) for phase, step in steps.items()}
   for step in phases.values():
-    jax.block_until_ready(step(state))  # compile
+    jax.block_until_ready(step(state, batch))  # compile
   seconds = {phase: [] for phase in phases}
   utilisation = {phase: [] for phase in phases}
   peaks = []
   for _ in range(args.rounds):
     peaks.append(matmul_peak_flops(repeats=3))
     for phase, step in phases.items():
-      seconds[phase].append(seconds_per_call(step, (state,), args.steps))
+      seconds[phase].append(seconds_per_call(step, (state, batch), args.steps))
       utilisation[phase].append(flops[phase] / seconds[phase][-1] / peaks[-1])
 
   print(f"{description}, batch {args.batch_size}, {args.dtype}, remat {args.remat}; "
-        f"{jax.device_count()} x {jax.devices()[0].platform}; fp32 matmul peak "
+        f"{parallel.num_devices} {parallel.platform} device(s); fp32 matmul peak "
         f"{statistics.median(peaks) / 1e9:.1f} GFLOP/s (median of {args.rounds} rounds, "
         f"range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f})")
   print("| phase | rate | GFLOP per call | model GFLOP/s | utilisation (median, range) |")

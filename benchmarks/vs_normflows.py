@@ -29,10 +29,10 @@ import jax
 import numpy as np
 
 import _flow_setup as setup
-from _measure import comma_subset, load_experiment, seconds_per_call
+from _measure import comma_subset, load_experiment, placed_as_a_run, seconds_per_call
 from _peer import peer_glow, peer_trainable_count, quiet_peer_warnings, trainable_count
 from genzoo.data import image_spec
-from genzoo.runner.mesh import DataParallel, request_cpu_devices
+from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task
 from genzoo.testing import random_batch
 
@@ -51,19 +51,18 @@ def genzoo_task(shape: str, dtype: str):
   return task, (28, 28, 1), model.num_levels, model.num_steps, model.hidden
 
 
-def genzoo_phases(task, batch, parallel: DataParallel):
-  """{"train": call, "eval": call} of genzoo's jitted steps on `parallel`'s mesh (replicated state,
-  batch split over its devices, as `genzoo train` runs them), compiled, and the trainable count."""
+def genzoo_phases(task, batch):
+  """{"train": call, "eval": call} of genzoo's jitted steps placed as `genzoo train` runs them,
+  compiled, the trainable count and the mesh."""
   key = jax.random.key(0)
-  batch = jax.device_put(batch, parallel.batch)
-  state = jax.jit(task.init, out_shardings=parallel.replicated)(key, batch)
+  state, batch, parallel = placed_as_a_run(task, key, batch)
   train = jax.jit(lambda s, b: task.train_step(s, b, key), out_shardings=parallel.replicated)
   evaluate = jax.jit(lambda s, b: task.eval_step(s, b, key), out_shardings=parallel.replicated)
   # A training step returns a new state; timing it on the same state keeps every call identical.
   phases = {"train": lambda: train(state, batch), "eval": lambda: evaluate(state, batch)}
   for call in phases.values():
     jax.block_until_ready(call())
-  return phases, trainable_count(state["params"])
+  return phases, trainable_count(state["params"]), parallel
 
 
 def peer_phases(image_shape, batch, num_levels: int, num_steps: int, hidden: int):
@@ -113,8 +112,7 @@ def compare(shape: str, args) -> list[str]:
 
   task, image_shape, num_levels, num_steps, hidden = genzoo_task(shape, args.dtype)
   batch = {**random_batch(task.data, args.batch_size, jax.random.key(0)), "mask": np.ones(args.batch_size, np.float32)}
-  parallel = DataParallel.for_batches(args.batch_size)
-  ours, our_count = genzoo_phases(task, batch, parallel)
+  ours, our_count, parallel = genzoo_phases(task, batch)
   peer, peer_count = peer_phases(image_shape, batch, num_levels, num_steps, hidden)
   threads = args.torch_threads or best_torch_threads(peer["train"], args.calls)
   torch.set_num_threads(threads)

@@ -34,6 +34,7 @@ RUNNER_RULES = {
     "train.num_samples": checks.at_least(1),
     "train.max_to_keep": checks.at_least(1),
     "train.on_nonfinite": checks.one_of(NONFINITE_POLICIES),
+    "train.cpu_devices": checks.at_least(0),
     "eval.metric_samples": checks.at_least(1),
     "eval.sample_temperature": checks.NON_NEGATIVE,
     "eval.feature_extractor": checks.one_of(metrics.FEATURE_EXTRACTORS),
@@ -43,7 +44,8 @@ RUNNER_RULES = {
 # Runner keys added after runs were stored, with the value such runs used (see
 # `tasks.backfilled_keys`): they resume, evaluate and take overrides as they were.
 BACKFILLED_KEYS = {"eval.sample_temperature": 1.0, "data.classes": [], "data.mutation_rate": 0.0,
-                   "data.segment_length": None, "data.stream": False, "data.workers": 0, "data.prefetch": 2}
+                   "data.segment_length": None, "data.stream": False, "data.workers": 0, "data.prefetch": 2,
+                   "train.cpu_devices": 1}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -90,6 +92,9 @@ def base_config() -> ml_collections.ConfigDict:
           num_samples=64,
           max_to_keep=3,
           on_nonfinite="stop",  # "stop" | "skip"
+          # On one host's CPU: split the batches over at most this many of JAX's CPU devices, one per
+          # core (0: all). Families whose steps gain from it default to 0 (README: Training).
+          cpu_devices=1,
       )
   )
   config.eval = ml_collections.ConfigDict(

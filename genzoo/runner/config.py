@@ -20,6 +20,8 @@ RESUMABLE_CHANGES = (
     "train.num_samples",
     "train.max_to_keep",
     "train.on_nonfinite",
+    # Where the steps run, not what they compute (up to the rounding of cross-device sums).
+    "train.cpu_devices",
     "eval.",
     # How the batches are read, not which: streamed and in-memory batches are the same.
     "data.stream",

@@ -28,7 +28,8 @@ def request_cpu_devices(environ=os.environ) -> int | None:
 
   XLA:CPU runs a step's element-wise operations one at a time, each on one thread, so on one
   device a core idles through much of a step; a batch split over one device per core keeps every
-  core busy (Glow trains 1.4x as fast on 2 cores; see the README's Performance)."""
+  core busy (Glow trains 1.4x as fast on 2 cores; see the README's Performance). How many of them a
+  run splits over is its `train.cpu_devices` (`DataParallel.for_batches`)."""
   if "JAX_NUM_CPU_DEVICES" in environ or HOST_DEVICE_FLAG in environ.get("XLA_FLAGS", ""):
     return None
   count = min(usable_cores(), MAX_CPU_DEVICES)
@@ -51,12 +52,13 @@ class DataParallel:
     return cls(mesh)
 
   @classmethod
-  def for_batches(cls, *batch_sizes: int) -> "DataParallel":
-    """The mesh a run uses: every device; but on one host's CPU, whose devices share its cores,
-    the most of them that split every one of `batch_sizes` evenly."""
+  def for_batches(cls, *batch_sizes: int, cpu_devices: int = 0) -> "DataParallel":
+    """The mesh a run uses: every device; but on one host's CPU, whose devices share its cores, the
+    most of them, up to `cpu_devices` (0: no limit), that split every one of `batch_sizes` evenly."""
     devices = jax.devices()
     if jax.process_count() == 1 and devices[0].platform == "cpu":
-      count = max(n for n in range(1, len(devices) + 1) if all(size % n == 0 for size in batch_sizes))
+      limit = min(len(devices), cpu_devices or len(devices))
+      count = max(n for n in range(1, limit + 1) if all(size % n == 0 for size in batch_sizes))
       devices = devices[:count]
     return cls.over(devices)
 
@@ -75,6 +77,18 @@ class DataParallel:
   @property
   def batch(self) -> NamedSharding:
     return NamedSharding(self.mesh, P(DATA_AXIS))
+
+  def split_rows(self, values: jax.Array) -> jax.Array:
+    """`values` [N, ...], computed inside `jax.jit`, with their N rows split over the mesh's devices
+    when they divide N (otherwise unchanged).
+
+    For what a jitted function generates from a replicated state and key (samples, synthesised
+    audio): without the split, every device computes every row, and on a CPU whose devices share
+    the cores N rows then cost as much as N times the device count. The values do not depend on
+    the split (JAX's random bits are partitionable)."""
+    if values.shape[0] % self.num_devices:
+      return values
+    return jax.lax.with_sharding_constraint(values, self.batch)
 
   def check_batch_size(self, global_batch_size: int, what: str) -> None:
     if global_batch_size % self.num_devices:

@@ -85,7 +85,8 @@ class Session:
              parallel: DataParallel | None = None) -> "Session":
     """The session of `config`, on data described by `spec` (by default `describe_data(config)`)."""
     spec = spec or describe_data(config)
-    parallel = parallel or DataParallel.for_batches(config.data.batch_size, config.data.eval_batch_size)
+    parallel = parallel or DataParallel.for_batches(config.data.batch_size, config.data.eval_batch_size,
+                                                    cpu_devices=config.train.cpu_devices)
     parallel.check_batch_size(config.data.batch_size, "data.batch_size")
     parallel.check_batch_size(config.data.eval_batch_size, "data.eval_batch_size")
     datasets.check_mutation(config.data.get("mutation_rate", 0.0), spec.x.levels)
@@ -128,12 +129,18 @@ class Session:
   @functools.cached_property
   def jit_sample(self):
     """The task's `sample_checked` (its `sample` with no failures counted if it has none), jitted
-    once per session (compiled once per sample count, and with labels or without)."""
+    once per session (compiled once per sample count, and with labels or without), its samples
+    split over the mesh's devices (`DataParallel.split_rows`)."""
     checked = getattr(self.task, "sample_checked", None)
     if checked is None:
       checked = lambda state, rng, num, temperature, labels, given=None: (
           self.task.sample(state, rng, num, temperature, labels), 0)
-    return jax.jit(checked, static_argnums=2, out_shardings=self.parallel.replicated)
+
+    def split_sample(state, rng, num, *rest):
+      values, failures = checked(state, rng, num, *rest)
+      return self.parallel.split_rows(values), failures
+
+    return jax.jit(split_sample, static_argnums=2, out_shardings=self.parallel.replicated)
 
   def given_examples(self, num: int) -> np.ndarray | None:
     """The examples a task `conditioned_on_data` generates from: the first `num` test examples

@@ -560,8 +560,9 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
                       grad_clip_norm: float) -> ml_collections.ConfigDict:
   """What the flow experiment files share: Adam at 1e-3 with 200 warm-up steps, batch 64, and the
   data and schedule of the embedded-data variants (mnist5k: 3,000 steps; digits: 1,500; smoke: 4
-  steps of batch 16; a "_conditional" variant has its base variant's data and schedule). The
-  experiment file then sets its model sizes and `paper_schedule`s."""
+  steps of batch 16; a "_conditional" variant has its base variant's data and schedule), on a
+  CPU split over a device per core. The experiment file then sets its model sizes and
+  `paper_schedule`s."""
   checks.check_variant(variant, experiment, variants)
   variant = variant.removesuffix("_conditional")
   config = family_config(model)
@@ -570,6 +571,7 @@ def experiment_config(variant: str, experiment: str, variants: tuple[str, ...], 
   config.optim.learning_rate = 1e-3
   config.optim.warmup_steps = 200
   config.optim.grad_clip_norm = grad_clip_norm
+  config.train.cpu_devices = 0  # half of an image flow's step is element-wise work: every core gets a device
   if variant in ("mnist5k", "digits"):
     config.data.name = variant
     config.train.steps = 3000 if variant == "mnist5k" else 1500

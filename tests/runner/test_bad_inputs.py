@@ -102,6 +102,8 @@ TRAIN_CASES = [
          r"data.workers=-1 is not accepted: it must be a whole number >= 0"),
     Case("no batches prefetched", train("--config.data.prefetch=0"),
          r"data.prefetch=0 is not accepted: it must be a whole number >= 1"),
+    Case("a negative number of CPU devices", train("--config.train.cpu_devices=-1"),
+         r"train.cpu_devices=-1 is not accepted: it must be a whole number >= 0"),
     Case("unknown dequantiser", train("--config.dequantizer.name=gaussian", config="{glow}"),
          r"dequantizer.name='gaussian' is not accepted: it must be one of 'uniform', 'variational'"),
     Case("a setting the uniform dequantiser does not have", train("--config.dequantizer.name=uniform", config="{flowpp}"),

@@ -75,6 +75,19 @@ def test_a_streamed_run_with_workers_resumes_to_the_in_memory_runs_parameters(va
   assert all(0.0 <= line["data_wait_fraction"] <= 1.0 for line in logged)
 
 
+def test_a_run_resumes_on_another_number_of_cpu_devices(vae_smoke_run, smoke, tmp_path, capsys):
+  """`train.cpu_devices` may change on resumption: the steps after it run on the new mesh and end
+  where the run on one device did (up to the rounding of the cross-device sums)."""
+  workdir = str(tmp_path / "moved")
+  first_half = smoke.copy_and_resolve_references()
+  first_half.train.steps = 3
+  runner.train_and_evaluate(first_half, workdir)
+  smoke.train.cpu_devices = 0
+  runner.train_and_evaluate(smoke, workdir)
+  assert "data-parallel over 4 cpu devices, 4 examples each per step" in capsys.readouterr().out
+  chex.assert_trees_all_close(saved_params(vae_smoke_run[1]), saved_params(workdir), atol=1e-5)
+
+
 def test_rerunning_a_finished_run_does_not_start_over(vae_smoke_run, smoke, tmp_path, capsys):
   workdir = copy_run(vae_smoke_run, tmp_path)
   before = saved_params(workdir)
