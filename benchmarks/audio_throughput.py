@@ -20,7 +20,8 @@ import statistics
 
 import jax
 
-from _measure import add_cpu_devices_option, comma_subset, load_experiment, matmul_flops, matmul_peak_flops, placed_as_a_run, seconds_per_call
+from _measure import (add_cpu_devices_option, comma_subset, load_experiment, matmul_flops,
+                      matmul_peak_flops, placed_as_a_run, seconds_per_call)
 from genzoo import data
 from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task

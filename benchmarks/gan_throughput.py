@@ -32,7 +32,8 @@ from genzoo.data import image_spec
 from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task
 
-from _measure import add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops, placed_as_a_run, seconds_per_call
+from _measure import (add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops,
+                      placed_as_a_run, seconds_per_call)
 
 IMAGE = image_spec((32, 32, 3), 256, num_classes=10)
 

@@ -24,7 +24,8 @@ import statistics
 import jax
 
 import _flow_setup as setup
-from _measure import add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops, placed_as_a_run, seconds_per_call
+from _measure import (add_cpu_devices_option, load_experiment, matmul_flops, matmul_peak_flops,
+                      placed_as_a_run, seconds_per_call)
 from genzoo.runner.mesh import request_cpu_devices
 from genzoo.tasks import make_task
 

@@ -93,7 +93,7 @@ def base_config() -> ml_collections.ConfigDict:
           max_to_keep=3,
           on_nonfinite="stop",  # "stop" | "skip"
           # On one host's CPU: split the batches over at most this many of JAX's CPU devices, one per
-          # core (0: all). Families whose steps gain from it default to 0 (README: Training).
+          # core (0: all). Experiments whose steps gain from it set 0 (README: Training).
           cpu_devices=1,
       )
   )
